@@ -1,0 +1,53 @@
+#pragma once
+// The configuration schema, with its defaults. A loaded Config is immutable and shared as
+// shared_ptr<const Config>; a reload builds a new one and swaps it in only if it validated.
+
+#include "leakwatch/common/duration.hpp"
+#include "leakwatch/pprof/profile.hpp"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace leakwatch::config {
+
+using common::Duration;
+
+enum class Scheme { http, https };
+
+struct TlsConfig {
+  std::string ca_file;               // PEM bundle to verify the target; empty = system default paths
+  std::string server_name;           // SNI and verification name; empty = the target's host
+  bool insecure_skip_verify = false;
+};
+
+struct StaticConfig {
+  std::vector<std::string> targets;          // "host:port"
+  std::map<std::string, std::string> labels;  // extra labels on every series of these targets
+};
+
+struct GlobalConfig {
+  Duration scrape_interval{15'000};
+  Duration scrape_timeout{10'000};
+  std::uint64_t body_size_limit = 64ull << 20;  // applies to the decompressed body as well
+};
+
+struct ScrapeConfig {
+  std::string job_name;
+  Scheme scheme = Scheme::http;
+  std::string profile_path = "/debug/pprof/goroutine";
+  pprof::Format format = pprof::Format::debug1;
+  Duration scrape_interval{0};   // after load: the global value if not set here
+  Duration scrape_timeout{0};    // after load: the global value if not set here (capped at the interval)
+  std::uint64_t body_size_limit = 0;  // after load: the global value if not set here
+  TlsConfig tls_config;
+  std::vector<StaticConfig> static_configs;
+};
+
+struct Config {
+  GlobalConfig global;
+  std::vector<ScrapeConfig> scrape_configs;
+};
+
+}  // namespace leakwatch::config

@@ -1,0 +1,3 @@
+module leakwatch/targets
+
+go 1.19
