@@ -17,6 +17,8 @@ struct Limits {
   std::size_t max_frames_per_stack = 1024;
   std::size_t max_groups = 100'000;
   std::size_t max_line_bytes = 1 << 20;  // a longer line is an error, not an allocation
+
+  friend bool operator==(const Limits&, const Limits&) = default;
 };
 
 // Which format the bytes look like, from their first bytes; nullopt when none of the known ones.

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -14,8 +15,12 @@ enum class Format { debug0, debug1, debug2 };
 // Which runtime profile the bytes came from ("goroutine profile: total N" vs "goroutineleak profile: ...").
 enum class ProfileKind { goroutine, goroutineleak };
 
+// Frame::function of a PC the runtime could not symbolize (debug=1 "#\t0xPC" lines): such frames are
+// kept so stacks that differ only there stay distinct. Their file is empty and line 0.
+inline constexpr std::string_view kUnknownFunction = "?";
+
 struct Frame {
-  std::string function;  // e.g. "main.producer", "sync.(*Mutex).Lock"
+  std::string function;  // e.g. "main.producer", "sync.(*Mutex).Lock"; kUnknownFunction if unsymbolized
   std::string file;      // as printed by the runtime, e.g. "/src/prog/main.go"
   std::uint32_t line = 0;
 

@@ -1,0 +1,586 @@
+// Parser for debug=1 goroutine profiles (grammar: goroutine-profiles.md §2, runtime/pprof
+// printCountProfile / printStackRecord):
+//
+//   NAME " profile: total " N LF                        NAME = goroutine | goroutineleak
+//   { COUNT " @" { " 0x" HEX } LF
+//     [ "# labels: {" QSTR ":" QSTR { ", " QSTR ":" QSTR } "}" LF ]
+//     { "#" TABS "0x" HEX TABS FUNC "+0x" HEX TABS FILE ":" LINE LF  |  "#" TABS "0x" HEX LF }
+//     LF }
+//
+// One pass over string_views into the body: the only copies are the strings the Profile keeps. The
+// input is untrusted (any HTTP endpoint can answer), so every line is bounded before it is scanned,
+// numbers are range-checked before they can overflow, and failures are Errors naming the line.
+//
+// Decisions (the header documents the contract, these are the whys):
+// - Frames without a symbol ("#\t0xPC") are kept as Frame{kUnknownFunction, "", 0}: dropping them
+//   would merge stacks that differ only there and shorten the depth the signature relies on.
+// - A stack deeper than max_frames_per_stack keeps its leaf-most frames (the leak site is near the
+//   leaf) and the profile notes it in truncation_reason; the group and its count stay.
+// - max_groups stops the parse: the groups read so far are returned with a truncation_reason.
+// - total is always the header's N, the runtime's own count. When the whole body was read and the
+//   groups sum to something else, the profile is flagged via truncation_reason rather than rejected:
+//   the groups themselves are still right.
+// - A body cut mid-group keeps every complete group and drops the partial one. A last group whose
+//   lines all end in '\n' but which lacks the closing blank line counts as complete when its count
+//   completes the header's total (see the end of parse_debug1); a partial last line (no '\n') is never
+//   trusted, it may be a cut number.
+
+#include "leakwatch/pprof/parser.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace leakwatch::pprof {
+namespace {
+
+using common::Error;
+
+// Far above any real goroutine count (the runtime tops out around 10^8), far below overflow: even
+// max_groups groups of this size sum without wrapping.
+constexpr std::uint64_t kMaxCount = std::uint64_t{1} << 40;
+
+constexpr std::string_view kGoroutineHeader = "goroutine profile: total ";
+constexpr std::string_view kLeakHeader = "goroutineleak profile: total ";
+constexpr std::string_view kLabelsPrefix = "# labels: {";
+constexpr std::size_t kExcerptBytes = 40;
+
+struct Line {
+  std::string_view text;    // without '\n', a trailing '\r' and trailing blanks
+  std::size_t number = 0;   // 1-based
+  bool terminated = false;  // ended in '\n'; an unterminated last line may have been cut anywhere
+};
+
+// Splits the body into lines without copying. It looks at no more than max_line_bytes + 1 bytes per
+// line, so an endless line is rejected after bounded work.
+class LineReader {
+ public:
+  enum class Status { line, end, too_long };
+
+  LineReader(std::string_view bytes, std::size_t max_line_bytes) noexcept
+      : rest_(bytes), max_line_bytes_(max_line_bytes) {}
+
+  Status next(Line& line) noexcept {
+    if (rest_.empty()) {
+      return Status::end;
+    }
+    ++number_;
+    // max_line_bytes_ < size() here, so + 1 cannot overflow.
+    const std::size_t window = max_line_bytes_ < rest_.size() ? max_line_bytes_ + 1 : rest_.size();
+    const std::size_t nl = rest_.substr(0, window).find('\n');
+    std::string_view text;
+    if (nl == std::string_view::npos) {
+      if (rest_.size() > max_line_bytes_) {
+        return Status::too_long;
+      }
+      text = rest_;
+      rest_ = {};
+      line.terminated = false;
+    } else {
+      text = rest_.substr(0, nl);
+      rest_.remove_prefix(nl + 1);
+      line.terminated = true;
+    }
+    // Go writes no '\r' and no trailing blanks, but bodies that went through other tools may have them.
+    while (!text.empty() && (text.back() == '\r' || text.back() == ' ' || text.back() == '\t')) {
+      text.remove_suffix(1);
+    }
+    line.text = text;
+    line.number = number_;
+    return Status::line;
+  }
+
+  std::size_t number() const noexcept { return number_; }
+
+ private:
+  std::string_view rest_;
+  std::size_t max_line_bytes_;
+  std::size_t number_ = 0;
+};
+
+bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+
+int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool consume(std::string_view& s, std::string_view prefix) noexcept {
+  if (!s.starts_with(prefix)) {
+    return false;
+  }
+  s.remove_prefix(prefix.size());
+  return true;
+}
+
+// One or more hex digits; the value is not needed (PCs and offsets are not part of the model).
+bool skip_hex(std::string_view& s) noexcept {
+  std::size_t n = 0;
+  while (n < s.size() && hex_value(s[n]) >= 0) {
+    ++n;
+  }
+  s.remove_prefix(n);
+  return n > 0;
+}
+
+// tabwriter pads the columns with one or more TABs.
+bool skip_tabs(std::string_view& s) noexcept {
+  std::size_t n = 0;
+  while (n < s.size() && s[n] == '\t') {
+    ++n;
+  }
+  s.remove_prefix(n);
+  return n > 0;
+}
+
+enum class NumberStatus { ok, missing, too_large };
+
+// Decimal digits up to `max`, checked digit by digit so it can never overflow.
+NumberStatus take_number(std::string_view& s, std::uint64_t max, std::uint64_t& out) noexcept {
+  if (s.empty() || !is_digit(s.front())) {
+    return NumberStatus::missing;
+  }
+  std::uint64_t value = 0;
+  std::size_t n = 0;
+  for (; n < s.size() && is_digit(s[n]); ++n) {
+    value = value * 10 + static_cast<std::uint64_t>(s[n] - '0');
+    if (value > max) {
+      return NumberStatus::too_large;
+    }
+  }
+  s.remove_prefix(n);
+  out = value;
+  return NumberStatus::ok;
+}
+
+// A short, printable quote of the offending line for error messages (which end up in logs).
+std::string excerpt(std::string_view text) {
+  constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (const char c : text.substr(0, kExcerptBytes)) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u >= 0x20 && u < 0x7f) {
+      out += c;
+    } else if (c == '\t') {
+      out += "\\t";
+    } else {
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 0xf];
+    }
+  }
+  out += text.size() > kExcerptBytes ? "\"..." : "\"";
+  return out;
+}
+
+Error line_error(std::size_t number, std::string_view what) {
+  return Error{"line " + std::to_string(number) + ": " + std::string{what}};
+}
+
+Error expected_error(const Line& line, std::string_view what) {
+  return Error{"line " + std::to_string(line.number) + ": expected " + std::string{what} + ", got " +
+               excerpt(line.text)};
+}
+
+void append_utf8(std::string& out, std::uint32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xc0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xe0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  } else {
+    out += static_cast<char>(0xf0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  }
+}
+
+// Reads `digits` hex digits as a number; false if any is not hex.
+bool take_hex_digits(std::string_view& s, std::size_t digits, std::uint32_t& out) noexcept {
+  if (s.size() < digits) {
+    return false;
+  }
+  std::uint32_t value = 0;
+  for (std::size_t i = 0; i < digits; ++i) {
+    const int h = hex_value(s[i]);
+    if (h < 0) {
+      return false;
+    }
+    value = value * 16 + static_cast<std::uint32_t>(h);
+  }
+  s.remove_prefix(digits);
+  out = value;
+  return true;
+}
+
+// Decodes one Go double-quoted string (fmt %q / strconv.Quote, plus the octal escape strconv.Unquote
+// accepts) into raw bytes: \xNN yields that byte even if it is not valid UTF-8, because label values
+// are arbitrary bytes. Returns what is wrong, or nullptr.
+const char* take_quoted(std::string_view& s, std::string& out) {
+  if (!consume(s, "\"")) {
+    return "expected '\"'";
+  }
+  out.clear();
+  while (true) {
+    // Copy the run up to the next quote or backslash in one go.
+    const std::size_t special = s.find_first_of("\"\\");
+    if (special == std::string_view::npos) {
+      return "unterminated quoted string";
+    }
+    out.append(s.substr(0, special));
+    const char c = s[special];
+    s.remove_prefix(special + 1);
+    if (c == '"') {
+      return nullptr;
+    }
+    if (s.empty()) {
+      return "unterminated quoted string";
+    }
+    const char e = s.front();
+    s.remove_prefix(1);
+    std::uint32_t value = 0;
+    switch (e) {
+      case 'a': out += '\a'; break;
+      case 'b': out += '\b'; break;
+      case 'f': out += '\f'; break;
+      case 'n': out += '\n'; break;
+      case 'r': out += '\r'; break;
+      case 't': out += '\t'; break;
+      case 'v': out += '\v'; break;
+      case '\\': out += '\\'; break;
+      case '"': out += '"'; break;
+      case '\'': out += '\''; break;
+      case 'x':
+        if (!take_hex_digits(s, 2, value)) {
+          return "invalid \\x escape";
+        }
+        out += static_cast<char>(value);
+        break;
+      case 'u':
+      case 'U':
+        if (!take_hex_digits(s, e == 'u' ? 4 : 8, value) || value > 0x10ffff ||
+            (value >= 0xd800 && value <= 0xdfff)) {
+          return "invalid \\u or \\U escape";
+        }
+        append_utf8(out, value);
+        break;
+      case '0': case '1': case '2': case '3': case '4': case '5': case '6': case '7': {
+        // Exactly three octal digits, at most \377, as in Go.
+        value = static_cast<std::uint32_t>(e - '0');
+        for (int i = 0; i < 2; ++i) {
+          if (s.empty() || s.front() < '0' || s.front() > '7') {
+            return "invalid octal escape";
+          }
+          value = value * 8 + static_cast<std::uint32_t>(s.front() - '0');
+          s.remove_prefix(1);
+        }
+        if (value > 0xff) {
+          return "invalid octal escape";
+        }
+        out += static_cast<char>(value);
+        break;
+      }
+      default:
+        return "unknown escape";
+    }
+  }
+}
+
+// `s` is the text between "# labels: {" and the closing '}'.
+const char* parse_labels(std::string_view s, Labels& labels) {
+  std::string key;
+  std::string value;
+  while (!s.empty()) {
+    if (const char* why = take_quoted(s, key)) {
+      return why;
+    }
+    if (!consume(s, ":")) {
+      return "expected ':' after a label key";
+    }
+    if (const char* why = take_quoted(s, value)) {
+      return why;
+    }
+    labels.emplace_back(std::move(key), std::move(value));
+    if (s.empty()) {
+      break;
+    }
+    // Go joins the pairs with ", "; accept any number of spaces after the comma.
+    if (!consume(s, ",")) {
+      return "expected ',' between labels";
+    }
+    while (consume(s, " ")) {
+    }
+    if (s.empty()) {
+      return "trailing ',' in labels";
+    }
+  }
+  // Go sorts the quoted "k":"v" strings, which is not always the order of the raw keys; the model
+  // promises key order, the same for every format.
+  if (!std::is_sorted(labels.begin(), labels.end())) {
+    std::sort(labels.begin(), labels.end());
+  }
+  return nullptr;
+}
+
+constexpr std::string_view kFrameSyntax =
+    "'#\\t0x<pc>\\t<function>+0x<offset>\\t<file>:<line>' or '#\\t0x<pc>'";
+
+struct FrameView {
+  std::string_view function;  // kUnknownFunction when the runtime could not symbolize the PC
+  std::string_view file;
+  std::uint32_t line = 0;
+};
+
+// Parses one "#\t0xPC\tFUNC+0xOFF\tFILE:LINE" or "#\t0xPC" line (leading '#' already checked).
+std::optional<Error> parse_frame(const Line& line, FrameView& frame) {
+  std::string_view s = line.text.substr(1);
+  if (!skip_tabs(s) || !consume(s, "0x") || !skip_hex(s)) {
+    return expected_error(line, kFrameSyntax);
+  }
+  if (s.empty()) {
+    frame = FrameView{kUnknownFunction, {}, 0};
+    return std::nullopt;
+  }
+  if (!skip_tabs(s)) {
+    return expected_error(line, kFrameSyntax);
+  }
+  // FUNC has no TABs (it may have spaces: "type..eq.struct { a int }"); FILE is the rest of the line
+  // and may hold spaces, colons and even TABs, so it is split from the right only.
+  const std::size_t tab = s.find('\t');
+  if (tab == std::string_view::npos) {
+    return expected_error(line, kFrameSyntax);
+  }
+  std::string_view function = s.substr(0, tab);
+  s.remove_prefix(tab);
+  skip_tabs(s);
+  // "+0xOFF" is stripped when it is there; a name without it is kept whole rather than rejected.
+  if (const std::size_t plus = function.rfind("+0x"); plus != std::string_view::npos && plus > 0) {
+    std::string_view offset = function.substr(plus + 3);
+    if (skip_hex(offset) && offset.empty()) {
+      function = function.substr(0, plus);
+    }
+  }
+  const std::size_t colon = s.rfind(':');
+  if (function.empty() || colon == std::string_view::npos || colon == 0) {
+    return expected_error(line, kFrameSyntax);
+  }
+  std::string_view digits = s.substr(colon + 1);
+  std::uint64_t number = 0;
+  if (take_number(digits, std::numeric_limits<std::uint32_t>::max(), number) != NumberStatus::ok ||
+      !digits.empty()) {
+    return expected_error(line, kFrameSyntax);
+  }
+  frame = FrameView{function, s.substr(0, colon), static_cast<std::uint32_t>(number)};
+  return std::nullopt;
+}
+
+void add_reason(std::string& reasons, std::string_view reason) {
+  if (!reasons.empty()) {
+    reasons += "; ";
+  }
+  reasons += reason;
+}
+
+}  // namespace
+
+common::Result<Profile> parse_debug1(std::string_view bytes, const Limits& limits) {
+  Profile profile;
+  LineReader reader(bytes, limits.max_line_bytes);
+  Line line;
+
+  const auto too_long = [&] {
+    return line_error(reader.number(),
+                      "longer than max_line_bytes (" + std::to_string(limits.max_line_bytes) + ")");
+  };
+
+  // Header.
+  switch (reader.next(line)) {
+    case LineReader::Status::end:
+      return line_error(1, "empty body, expected 'goroutine profile: total <N>'");
+    case LineReader::Status::too_long:
+      return too_long();
+    case LineReader::Status::line:
+      break;
+  }
+  {
+    std::string_view s = line.text;
+    if (consume(s, kGoroutineHeader)) {
+      profile.kind = ProfileKind::goroutine;
+    } else if (consume(s, kLeakHeader)) {
+      profile.kind = ProfileKind::goroutineleak;
+    } else {
+      return expected_error(line, "'goroutine profile: total <N>' or 'goroutineleak profile: total <N>'");
+    }
+    if (!line.terminated) {
+      // "total 3" might be the start of "total 35".
+      return line_error(line.number, "body ends inside the header");
+    }
+    switch (take_number(s, kMaxCount, profile.total)) {
+      case NumberStatus::ok:
+        if (s.empty()) {
+          break;
+        }
+        [[fallthrough]];
+      case NumberStatus::missing:
+        return expected_error(line, "'goroutine profile: total <N>'");
+      case NumberStatus::too_large:
+        return line_error(line.number, "total exceeds 2^40");
+    }
+  }
+
+  std::optional<StackGroup> open;  // the group being read
+  std::size_t open_line = 0;       // where it started
+  bool open_has_labels = false;
+  std::uint64_t sum = 0;
+  bool cut = false;  // the body (or max_groups) ended the parse early
+  bool frames_capped = false;
+
+  const auto close_group = [&] {
+    sum += open->count;
+    // The reserve below trusts the '@' line; a hostile one listing many PCs but few frame lines must not
+    // make memory outgrow the input.
+    if (open->frames.capacity() > 2 * open->frames.size() + 8) {
+      open->frames.shrink_to_fit();
+    }
+    profile.groups.push_back(std::move(*open));
+    open.reset();
+  };
+
+  while (true) {
+    const auto status = reader.next(line);
+    if (status == LineReader::Status::end) {
+      break;
+    }
+    if (status == LineReader::Status::too_long) {
+      return too_long();
+    }
+    if (!line.terminated) {
+      if (line.text.empty()) {
+        break;  // only a "\r" (or blanks) after the last '\n': nothing was cut
+      }
+      cut = true;
+      add_reason(profile.truncation_reason, "body ends inside the stack group starting at line " +
+                                                std::to_string(open ? open_line : line.number));
+      open.reset();
+      break;
+    }
+
+    if (!open) {
+      if (line.text.empty()) {
+        continue;  // Go writes exactly one blank line per group; tolerate more
+      }
+      if (profile.groups.size() >= limits.max_groups) {
+        cut = true;
+        add_reason(profile.truncation_reason,
+                   "stopped at max_groups (" + std::to_string(limits.max_groups) +
+                       "): the stack group at line " + std::to_string(line.number) +
+                       " and any after it were not read");
+        break;
+      }
+      constexpr std::string_view kGroupSyntax = "'<count> @ <addresses>'";
+      std::string_view s = line.text;
+      std::uint64_t count = 0;
+      switch (take_number(s, kMaxCount, count)) {
+        case NumberStatus::ok:
+          break;
+        case NumberStatus::missing:
+          return expected_error(line, kGroupSyntax);
+        case NumberStatus::too_large:
+          return line_error(line.number, "count exceeds 2^40");
+      }
+      if (!consume(s, " @")) {
+        return expected_error(line, kGroupSyntax);
+      }
+      std::size_t pcs = 0;
+      while (!s.empty()) {
+        if (!consume(s, " 0x") || !skip_hex(s)) {
+          return expected_error(line, kGroupSyntax);
+        }
+        ++pcs;
+      }
+      open.emplace();
+      open->count = count;
+      // Roughly one '#' line per PC (hidden runtime frames and inlined ones about cancel out).
+      open->frames.reserve(std::min(pcs, limits.max_frames_per_stack));
+      open_line = line.number;
+      open_has_labels = false;
+      continue;
+    }
+
+    if (line.text.empty()) {
+      close_group();
+      continue;
+    }
+    if (line.text.starts_with(kLabelsPrefix)) {
+      if (open_has_labels || !open->frames.empty()) {
+        return line_error(line.number, "labels line after the labels or frames of its group");
+      }
+      std::string_view s = line.text.substr(kLabelsPrefix.size());
+      if (!s.ends_with('}')) {
+        return expected_error(line, "'# labels: {\"key\":\"value\", ...}'");
+      }
+      s.remove_suffix(1);
+      if (const char* why = parse_labels(s, open->labels)) {
+        return line_error(line.number, std::string{"bad labels: "} + why);
+      }
+      open_has_labels = true;
+      continue;
+    }
+    if (line.text.front() != '#') {
+      return expected_error(line,
+                            "a '#' frame line or the blank line that ends the stack group starting at line " +
+                                std::to_string(open_line));
+    }
+    FrameView frame;
+    if (auto error = parse_frame(line, frame)) {
+      return std::move(*error);
+    }
+    if (open->frames.size() >= limits.max_frames_per_stack) {
+      if (!frames_capped) {
+        frames_capped = true;
+        add_reason(profile.truncation_reason,
+                   "the stack group at line " + std::to_string(open_line) +
+                       " has more than max_frames_per_stack (" +
+                       std::to_string(limits.max_frames_per_stack) + ") frames; kept the leaf-most ones");
+      }
+      continue;  // the line was still validated: a capped stack must not hide a malformed body
+    }
+    open->frames.push_back(Frame{std::string{frame.function}, std::string{frame.file}, frame.line});
+  }
+
+  if (open) {
+    // Go always ends the body with the blank line closing the last group, so a body without it was
+    // either cut or had trailing newlines stripped on the way. The counts tell them apart: only when
+    // this group brings the sum to the header's total are no goroutines missing. (A cut at a line
+    // boundary inside the profile's very last group still passes; nothing in the body can reveal it.)
+    if (!open->frames.empty() && sum + open->count == profile.total) {
+      close_group();
+    } else {
+      cut = true;
+      add_reason(profile.truncation_reason,
+                 "body ends inside the stack group starting at line " + std::to_string(open_line));
+    }
+  }
+  if (!cut && sum != profile.total) {
+    add_reason(profile.truncation_reason, "the stack groups hold " + std::to_string(sum) +
+                                              " goroutines but the header says total " +
+                                              std::to_string(profile.total));
+  }
+  return profile;
+}
+
+}  // namespace leakwatch::pprof

@@ -1,0 +1,43 @@
+// The format dispatcher the scrape path calls with the configured format.
+
+#include "leakwatch/pprof/parser.hpp"
+
+#include <string>
+#include <string_view>
+
+namespace leakwatch::pprof {
+namespace {
+
+std::string_view format_name(Format format) noexcept {
+  switch (format) {
+    case Format::debug0:
+      return "debug0";
+    case Format::debug1:
+      return "debug1";
+    case Format::debug2:
+      return "debug2";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+common::Result<Profile> parse(std::string_view bytes, Format format, const Limits& limits) {
+  // A body that clearly is another format means the target's URL and its configured format disagree;
+  // saying so beats the parser's "line 1: expected ..." that would follow. Unrecognised bodies (empty,
+  // garbage, HTML) go to the configured parser, whose error names the offending line.
+  if (const auto seen = detect_format(bytes); seen && *seen != format) {
+    return common::Error{"configured format " + std::string{format_name(format)} +
+                         " but the body looks like " + std::string{format_name(*seen)}};
+  }
+  switch (format) {
+    case Format::debug1:
+      return parse_debug1(bytes, limits);
+    case Format::debug0:
+    case Format::debug2:
+      break;
+  }
+  return common::Error{"format " + std::string{format_name(format)} + " is not supported yet"};
+}
+
+}  // namespace leakwatch::pprof
