@@ -1,0 +1,203 @@
+#include "checks.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+
+namespace leakwatch::config {
+namespace {
+
+// Labels leakwatch puts on its own series (service, target, result, function, location), the build
+// info's (version, revision), Prometheus' target labels (job, instance) and histogram/summary
+// bucket labels (le, quantile). A user label with one of these names would clash with or shadow them.
+constexpr std::array<std::string_view, 11> kReservedLabels{
+    "service", "target", "job", "instance", "result", "function",
+    "location", "version", "revision", "le", "quantile"};
+
+// Long values are cut in messages: the position already identifies them.
+constexpr std::size_t kMaxQuoted = 64;
+
+bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+bool is_control(unsigned char c) { return c < 0x20 || c == 0x7f; }
+
+bool has_space_or_control(std::string_view s) {
+  return std::any_of(s.begin(), s.end(),
+                     [](char c) { return c == ' ' || is_control(static_cast<unsigned char>(c)); });
+}
+
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+common::Error problem(std::string message) { return common::Error{std::move(message)}; }
+
+}  // namespace
+
+bool is_valid_utf8(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    std::size_t len = 0;
+    std::uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xe0) == 0xc0) {
+      len = 2;
+      cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      len = 3;
+      cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + len > text.size()) return false;
+    for (std::size_t k = 1; k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(text[i + k]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are invalid in UTF-8 (RFC 3629).
+    constexpr std::array<std::uint32_t, 5> kMinForLen{0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMinForLen[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += len;
+  }
+  return true;
+}
+
+std::string quote(std::string_view text) {
+  std::size_t keep = std::min(text.size(), kMaxQuoted);
+  // Cut at a character boundary, not inside a multi-byte UTF-8 sequence.
+  while (keep < text.size() && keep > 0 && (static_cast<unsigned char>(text[keep]) & 0xc0) == 0x80) --keep;
+  const std::string_view shown = text.substr(0, keep);
+  // Bytes that are not UTF-8 are escaped too, so a message is always valid UTF-8 (log lines may be JSON).
+  const bool utf8 = is_valid_utf8(shown);
+  std::string out = "\"";
+  for (char c : shown) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (is_control(u) || (!utf8 && u >= 0x80)) {
+      std::array<char, 5> buf{};
+      std::snprintf(buf.data(), buf.size(), "\\x%02x", u);
+      out += buf.data();
+    } else {
+      out += c;
+    }
+  }
+  out += keep < text.size() ? "\"..." : "\"";
+  return out;
+}
+
+common::Result<HostPort> parse_target(std::string_view target) {
+  const std::string q = quote(target);
+  if (target.empty()) return problem("target must not be empty");
+  if (target.find("://") != std::string_view::npos) {
+    return problem("target " + q + " must not include a scheme; write host:port and set the job's scheme");
+  }
+  if (target.find('/') != std::string_view::npos) {
+    return problem("target " + q + " must not include a path; write host:port and set the job's profile_path");
+  }
+  if (has_space_or_control(target)) return problem("target " + q + " must not contain spaces or control characters");
+
+  std::string_view host;
+  std::string_view port;
+  if (target.front() == '[') {
+    const auto close = target.find(']');
+    if (close == std::string_view::npos) return problem("target " + q + " has an unclosed '[' around its IPv6 address");
+    host = target.substr(1, close - 1);
+    const std::string_view rest = target.substr(close + 1);
+    if (rest.empty() || rest.front() != ':') {
+      return problem("target " + q + " has no port; write host:port, e.g. [::1]:6060");
+    }
+    port = rest.substr(1);
+    // Hex groups, colons, an embedded IPv4 tail, and an optional %zone (e.g. fe80::1%eth0).
+    const auto zone = host.find('%');
+    const std::string_view addr = host.substr(0, zone);
+    const bool addr_ok = !addr.empty() && addr.find(':') != std::string_view::npos &&
+                         std::all_of(addr.begin(), addr.end(),
+                                     [](char c) { return is_hex(c) || c == ':' || c == '.'; });
+    const bool zone_ok =
+        zone == std::string_view::npos ||
+        (zone + 1 < host.size() &&
+         std::all_of(host.begin() + static_cast<std::ptrdiff_t>(zone) + 1, host.end(), [](char c) {
+           return is_alpha(c) || is_digit(c) || c == '_' || c == '-' || c == '.';
+         }));
+    if (!addr_ok || !zone_ok) return problem("target " + q + " has an invalid IPv6 address in brackets");
+  } else {
+    const auto colon = target.rfind(':');
+    if (colon == std::string_view::npos) {
+      return problem("target " + q + " has no port; write host:port, e.g. localhost:6060");
+    }
+    host = target.substr(0, colon);
+    port = target.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) {
+      return problem("target " + q + ": an IPv6 address must be in brackets, e.g. [::1]:6060");
+    }
+    if (host.empty()) return problem("target " + q + " has no host; write host:port");
+    // Hostnames and IPv4 literals; '_' is allowed because it is common in container and service names.
+    if (!std::all_of(host.begin(), host.end(), [](char c) {
+          return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_';
+        })) {
+      return problem("target " + q + " has an invalid host; use a hostname, an IPv4 address or [IPv6]");
+    }
+  }
+
+  std::uint32_t n = 0;
+  const bool digits_ok = !port.empty() && port.size() <= 5 && std::all_of(port.begin(), port.end(), is_digit);
+  if (digits_ok) {
+    for (char c : port) n = n * 10 + static_cast<std::uint32_t>(c - '0');
+  }
+  if (!digits_ok || n < 1 || n > 65535) {
+    return problem("target " + q + " has an invalid port " + quote(port) + "; ports are 1..65535");
+  }
+
+  HostPort hp;
+  hp.host.reserve(host.size());
+  for (char c : host) hp.host += lower(c);
+  hp.port = static_cast<std::uint16_t>(n);
+  return hp;
+}
+
+common::Result<void> check_label_name(std::string_view name) {
+  const std::string q = quote(name);
+  const bool syntax_ok = !name.empty() && (is_alpha(name.front()) || name.front() == '_') &&
+                         std::all_of(name.begin(), name.end(),
+                                     [](char c) { return is_alpha(c) || is_digit(c) || c == '_'; });
+  if (!syntax_ok) return problem("label name " + q + " is invalid; names must match [a-zA-Z_][a-zA-Z0-9_]*");
+  if (name.starts_with("__")) {
+    return problem("label name " + q + " is reserved; names starting with \"__\" are internal");
+  }
+  if (std::find(kReservedLabels.begin(), kReservedLabels.end(), name) != kReservedLabels.end()) {
+    return problem("label name " + q + " is reserved; leakwatch or Prometheus sets it");
+  }
+  return {};
+}
+
+common::Result<void> check_job_name(std::string_view name) {
+  if (name.empty()) return problem("job_name must not be empty");
+  if (!is_valid_utf8(name)) return problem("job_name " + quote(name) + " is not valid UTF-8");
+  if (std::any_of(name.begin(), name.end(), [](char c) { return is_control(static_cast<unsigned char>(c)); })) {
+    return problem("job_name " + quote(name) + " must not contain control characters");
+  }
+  return {};
+}
+
+common::Result<void> check_profile_path(std::string_view path) {
+  const std::string q = quote(path);
+  if (path.empty() || path.front() != '/') return problem("profile_path " + q + " must start with '/'");
+  if (path.find('?') != std::string_view::npos) {
+    return problem("profile_path " + q + " must not contain a query; use format: to choose ?debug=N");
+  }
+  if (path.find('#') != std::string_view::npos) return problem("profile_path " + q + " must not contain '#'");
+  if (has_space_or_control(path)) {
+    return problem("profile_path " + q + " must not contain spaces or control characters");
+  }
+  return {};
+}
+
+}  // namespace leakwatch::config

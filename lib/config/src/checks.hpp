@@ -1,0 +1,39 @@
+#pragma once
+// Checks of single config values that need no YAML context (a target, a label name, ...). A failure's
+// Error says what is wrong with the value; load.cpp adds the position and the job.
+
+#include "leakwatch/common/error.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace leakwatch::config {
+
+struct HostPort {
+  std::string host;  // lowercased, without IPv6 brackets, so equal targets compare equal
+  std::uint16_t port = 0;
+
+  friend bool operator==(const HostPort&, const HostPort&) = default;
+  friend auto operator<=>(const HostPort&, const HostPort&) = default;
+};
+
+// "host:port" or "[v6]:port", port 1..65535; no scheme, path or userinfo.
+common::Result<HostPort> parse_target(std::string_view target);
+
+// [a-zA-Z_][a-zA-Z0-9_]*, not "__"-prefixed, and not a name leakwatch or Prometheus sets itself.
+common::Result<void> check_label_name(std::string_view name);
+
+// Non-empty, valid UTF-8, no control characters: it becomes the `service` label value.
+common::Result<void> check_job_name(std::string_view name);
+
+// An absolute path with no query or fragment: the query is owned by `format` (?debug=N).
+common::Result<void> check_profile_path(std::string_view path);
+
+bool is_valid_utf8(std::string_view text);
+
+// `text` in double quotes for a message, with control bytes escaped and long values shortened, so a
+// hostile or binary config cannot inject lines into the log.
+std::string quote(std::string_view text);
+
+}  // namespace leakwatch::config

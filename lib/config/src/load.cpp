@@ -1,0 +1,562 @@
+#include "leakwatch/config/load.hpp"
+
+#include "checks.hpp"
+#include "leakwatch/common/duration.hpp"
+#include "leakwatch/common/size.hpp"
+
+#include <openssl/evp.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <system_error>
+#include <utility>
+
+namespace leakwatch::config {
+namespace {
+
+constexpr std::array<std::string_view, 2> kTopKeys{"global", "scrape_configs"};
+constexpr std::array<std::string_view, 3> kGlobalKeys{"scrape_interval", "scrape_timeout", "body_size_limit"};
+constexpr std::array<std::string_view, 9> kScrapeKeys{
+    "job_name",       "scheme",          "profile_path", "format",        "scrape_interval",
+    "scrape_timeout", "body_size_limit", "tls_config",   "static_configs"};
+constexpr std::array<std::string_view, 3> kTlsKeys{"ca_file", "server_name", "insecure_skip_verify"};
+constexpr std::array<std::string_view, 2> kStaticKeys{"targets", "labels"};
+
+// Prometheus' default timeout; like Prometheus, a global interval shorter than it caps it.
+constexpr Duration kDefaultTimeout = GlobalConfig{}.scrape_timeout;
+
+constexpr std::string_view kDurationHint =
+    "expected a number with a unit (ms, s, m, h, d, w, y), largest unit first, e.g. 15s or 1m30s";
+constexpr std::string_view kSizeHint =
+    "expected a byte count with an optional unit (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB), e.g. 64MiB";
+
+struct Position {
+  int line = 0;  // 1-based; 0 = unknown
+  int column = 0;
+};
+
+Position position_of(const YAML::Node& n) {
+  const YAML::Mark m = n.Mark();
+  if (m.is_null() || m.line < 0 || m.column < 0) return {};
+  return {m.line + 1, m.column + 1};
+}
+
+std::string at(Position p) { return "line " + std::to_string(p.line) + ", column " + std::to_string(p.column); }
+
+std::string join(std::span<const std::string_view> names) {
+  std::string out;
+  for (std::string_view n : names) {
+    if (!out.empty()) out += ", ";
+    out += n;
+  }
+  return out;
+}
+
+std::string describe(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Null:
+      return "nothing";
+    case YAML::NodeType::Scalar:
+      return quote(n.Scalar());
+    case YAML::NodeType::Sequence:
+      return "a sequence";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Undefined:
+      break;
+  }
+  return "nothing";
+}
+
+struct Entry {
+  std::string name;
+  YAML::Node key;
+  YAML::Node value;
+};
+
+// A field's outcome: absent or null keeps the default (as Go's yaml does); `bad` means it was reported.
+template <class T>
+struct Read {
+  std::optional<T> value;
+  bool bad = false;
+};
+
+// The global values jobs inherit; nullopt when the value was invalid (already reported), so checks that
+// depend on it are skipped rather than piling follow-up errors onto one mistake.
+struct Timing {
+  std::optional<Duration> interval;
+  std::optional<Duration> timeout;
+  std::optional<std::uint64_t> body_size_limit;
+};
+
+class Decoder {
+ public:
+  Decoder(const std::string& file, std::vector<Diagnostic>& out) : file_(file), out_(out) {}
+
+  Config decode(const YAML::Node& root) {
+    Config config;
+    if (root.IsNull()) return config;  // an empty file (or only comments) is an empty, valid config
+    if (!root.IsMap()) {
+      error(position_of(root), "the top level must be a mapping with global: and scrape_configs:, got " +
+                                   describe(root));
+      return config;
+    }
+    const std::vector<Entry> es = known(entries(root, ""), kTopKeys, "");
+    Timing global{config.global.scrape_interval, config.global.scrape_timeout, config.global.body_size_limit};
+    // global first, wherever it appears: jobs inherit from it.
+    for (const Entry& e : es) {
+      if (e.name == "global") global = decode_global(e, config.global);
+    }
+    for (const Entry& e : es) {
+      if (e.name == "scrape_configs") decode_scrape_configs(e, global, config.scrape_configs);
+    }
+    return config;
+  }
+
+ private:
+  void error(Position p, std::string message) { out_.push_back({file_, p.line, p.column, std::move(message)}); }
+
+  // Where to report a problem with a value. `key:` followed by nothing is a null node positioned at the next
+  // token (often the next line), so point at the key instead.
+  static Position value_position(const Entry& e) {
+    return e.value.IsNull() ? position_of(e.key) : position_of(e.value);
+  }
+
+  // The pairs of a mapping in document order; duplicate keys (which yaml-cpp keeps) and non-string keys are
+  // reported and dropped.
+  std::vector<Entry> entries(const YAML::Node& map, const std::string& prefix) {
+    std::vector<Entry> out;
+    std::map<std::string, Position, std::less<>> first;
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      const YAML::Node key = it->first;
+      if (!key.IsScalar()) {
+        error(position_of(key), prefix + "keys must be strings, got " + describe(key));
+        continue;
+      }
+      const std::string& name = key.Scalar();
+      const auto [pos, inserted] = first.emplace(name, position_of(key));
+      if (!inserted) {
+        error(position_of(key), prefix + "duplicate key " + quote(name) + "; first defined at " + at(pos->second));
+        continue;
+      }
+      out.push_back({name, key, it->second});
+    }
+    return out;
+  }
+
+  // Rejects keys not in `allowed`, at the key: a typo must not silently leave a default in place.
+  std::vector<Entry> known(std::vector<Entry> es, std::span<const std::string_view> allowed,
+                           const std::string& prefix) {
+    std::erase_if(es, [&](const Entry& e) {
+      if (std::find(allowed.begin(), allowed.end(), e.name) != allowed.end()) return false;
+      error(position_of(e.key), prefix + "unknown key " + quote(e.name) + "; allowed: " + join(allowed));
+      return true;
+    });
+    return es;
+  }
+
+  bool expect(const Entry& e, YAML::NodeType::value type, std::string_view what, const std::string& prefix) {
+    if (e.value.Type() == type) return true;
+    error(value_position(e), prefix + e.name + ": expected " + std::string(what) + ", got " + describe(e.value));
+    return false;
+  }
+
+  Read<std::string> string_field(const Entry& e, const std::string& prefix) {
+    if (e.value.IsNull()) return {};
+    if (!expect(e, YAML::NodeType::Scalar, "a string", prefix)) return {std::nullopt, true};
+    return {e.value.Scalar(), false};
+  }
+
+  Read<Duration> duration_field(const Entry& e, const std::string& prefix) {
+    if (e.value.IsNull()) return {};
+    if (!expect(e, YAML::NodeType::Scalar, "a duration such as 15s", prefix)) return {std::nullopt, true};
+    const std::optional<Duration> d = common::parse_duration(e.value.Scalar());
+    if (!d) {
+      error(value_position(e),
+            prefix + e.name + ": invalid duration " + quote(e.value.Scalar()) + "; " + std::string(kDurationHint));
+      return {std::nullopt, true};
+    }
+    if (d->count() <= 0) {
+      error(value_position(e), prefix + e.name + ": must be greater than 0");
+      return {std::nullopt, true};
+    }
+    return {d, false};
+  }
+
+  Read<std::uint64_t> size_field(const Entry& e, const std::string& prefix) {
+    if (e.value.IsNull()) return {};
+    if (!expect(e, YAML::NodeType::Scalar, "a size such as 64MiB", prefix)) return {std::nullopt, true};
+    const std::optional<std::uint64_t> n = common::parse_size(e.value.Scalar());
+    if (!n) {
+      error(value_position(e),
+            prefix + e.name + ": invalid size " + quote(e.value.Scalar()) + "; " + std::string(kSizeHint));
+      return {std::nullopt, true};
+    }
+    if (*n == 0) {
+      error(value_position(e), prefix + e.name + ": must be greater than 0");
+      return {std::nullopt, true};
+    }
+    return {n, false};
+  }
+
+  // Only true and false (any case): YAML 1.1's yes/no/on/off are a classic source of surprises.
+  Read<bool> bool_field(const Entry& e, const std::string& prefix) {
+    if (e.value.IsNull()) return {};
+    if (e.value.IsScalar()) {
+      std::string v = e.value.Scalar();
+      std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      if (v == "true") return {true, false};
+      if (v == "false") return {false, false};
+    }
+    error(value_position(e), prefix + e.name + ": expected true or false, got " + describe(e.value));
+    return {std::nullopt, true};
+  }
+
+  // A string from a fixed set, e.g. scheme: http | https.
+  template <class T, std::size_t N>
+  Read<T> enum_field(const Entry& e, const std::array<std::pair<std::string_view, T>, N>& values,
+                     const std::string& prefix) {
+    const Read<std::string> s = string_field(e, prefix);
+    if (!s.value) return {std::nullopt, s.bad};
+    for (const auto& [name, value] : values) {
+      if (*s.value == name) return {value, false};
+    }
+    std::string allowed;
+    for (const auto& [name, value] : values) allowed += (allowed.empty() ? "" : ", ") + std::string(name);
+    error(value_position(e), prefix + e.name + ": invalid value " + quote(*s.value) + "; allowed: " + allowed);
+    return {std::nullopt, true};
+  }
+
+  // Reports a timeout longer than the interval at the timeout's value; Prometheus allows them to be equal.
+  void check_timeout(const Entry& timeout_entry, Duration timeout, Duration interval, bool interval_inherited,
+                     const std::string& prefix) {
+    if (timeout <= interval) return;
+    error(value_position(timeout_entry),
+          prefix + "scrape_timeout (" + common::format_duration(timeout) +
+              ") must not be greater than scrape_interval (" + common::format_duration(interval) +
+              (interval_inherited ? ", from global" : "") + ")");
+  }
+
+  Timing decode_global(const Entry& section, GlobalConfig& g) {
+    const std::string prefix = "global: ";
+    Timing t{g.scrape_interval, g.scrape_timeout, g.body_size_limit};
+    if (section.value.IsNull()) return t;
+    if (!expect(section, YAML::NodeType::Map, "a mapping", "")) return {};
+    const std::vector<Entry> es = known(entries(section.value, prefix), kGlobalKeys, prefix);
+    const Entry* timeout_entry = nullptr;
+    for (const Entry& e : es) {
+      if (e.name == "scrape_interval") {
+        const Read<Duration> r = duration_field(e, prefix);
+        if (r.value) g.scrape_interval = *r.value;
+        if (r.bad) t.interval.reset();
+      } else if (e.name == "scrape_timeout") {
+        timeout_entry = &e;  // checked below, against an interval that may come later in the mapping
+      } else if (e.name == "body_size_limit") {
+        const Read<std::uint64_t> r = size_field(e, prefix);
+        if (r.value) g.body_size_limit = *r.value;
+        if (r.bad) t.body_size_limit.reset();
+      }
+    }
+    if (t.interval) t.interval = g.scrape_interval;
+    if (t.body_size_limit) t.body_size_limit = g.body_size_limit;
+
+    Read<Duration> timeout;
+    if (timeout_entry != nullptr) timeout = duration_field(*timeout_entry, prefix);
+    if (timeout.value) {
+      g.scrape_timeout = *timeout.value;
+      if (t.interval) check_timeout(*timeout_entry, g.scrape_timeout, g.scrape_interval, false, prefix);
+    } else if (t.interval) {
+      // Unset: the default, capped at a shorter interval, as Prometheus does.
+      g.scrape_timeout = std::min(kDefaultTimeout, g.scrape_interval);
+    }
+    t.timeout = timeout.bad ? std::nullopt : std::optional(g.scrape_timeout);
+    return t;
+  }
+
+  void decode_scrape_configs(const Entry& section, const Timing& global,
+                             std::vector<ScrapeConfig>& out) {
+    if (section.value.IsNull()) return;  // no jobs: the daemon polls nothing
+    if (!expect(section, YAML::NodeType::Sequence, "a sequence of jobs", "")) return;
+    std::map<std::string, Position, std::less<>> job_names;
+    std::size_t index = 0;
+    for (auto it = section.value.begin(); it != section.value.end(); ++it, ++index) {
+      std::optional<ScrapeConfig> job = decode_job(*it, index, global, job_names);
+      if (job) out.push_back(std::move(*job));
+    }
+  }
+
+  std::optional<ScrapeConfig> decode_job(const YAML::Node& item, std::size_t index, const Timing& global,
+                                         std::map<std::string, Position, std::less<>>& job_names) {
+    const std::string index_prefix = "scrape_configs[" + std::to_string(index) + "]: ";
+    if (!item.IsMap()) {
+      error(position_of(item), index_prefix + "expected a mapping with job_name and static_configs, got " +
+                                   describe(item));
+      return std::nullopt;
+    }
+    // Messages name the job once its name is known to be usable; before that, its index.
+    std::string prefix = index_prefix;
+    for (auto it = item.begin(); it != item.end(); ++it) {
+      if (it->first.IsScalar() && it->first.Scalar() == "job_name" && it->second.IsScalar() &&
+          check_job_name(it->second.Scalar())) {
+        prefix = "job " + quote(it->second.Scalar()) + ": ";
+        break;
+      }
+    }
+
+    ScrapeConfig job;
+    bool job_name_seen = false;
+    const Entry* interval_entry = nullptr;
+    const Entry* timeout_entry = nullptr;
+    const std::vector<Entry> es = known(entries(item, prefix), kScrapeKeys, prefix);
+    for (const Entry& e : es) {
+      if (e.name == "job_name") {
+        job_name_seen = true;
+        decode_job_name(e, index_prefix, job, job_names);
+      } else if (e.name == "scheme") {
+        static constexpr std::array<std::pair<std::string_view, Scheme>, 2> kSchemes{
+            {{"http", Scheme::http}, {"https", Scheme::https}}};
+        if (const Read<Scheme> r = enum_field(e, kSchemes, prefix); r.value) job.scheme = *r.value;
+      } else if (e.name == "profile_path") {
+        const Read<std::string> r = string_field(e, prefix);
+        if (r.value) {
+          if (const common::Result<void> ok = check_profile_path(*r.value); !ok) {
+            error(value_position(e), prefix + ok.error().message);
+          } else {
+            job.profile_path = *r.value;
+          }
+        }
+      } else if (e.name == "format") {
+        static constexpr std::array<std::pair<std::string_view, pprof::Format>, 3> kFormats{
+            {{"debug0", pprof::Format::debug0}, {"debug1", pprof::Format::debug1}, {"debug2", pprof::Format::debug2}}};
+        if (const Read<pprof::Format> r = enum_field(e, kFormats, prefix); r.value) job.format = *r.value;
+      } else if (e.name == "scrape_interval") {
+        interval_entry = &e;
+      } else if (e.name == "scrape_timeout") {
+        timeout_entry = &e;
+      } else if (e.name == "body_size_limit") {
+        const Read<std::uint64_t> r = size_field(e, prefix);
+        if (r.value) job.body_size_limit = *r.value;
+      } else if (e.name == "tls_config") {
+        decode_tls(e, prefix, job.tls_config);
+      } else if (e.name == "static_configs") {
+        decode_static_configs(e, prefix, job.static_configs);
+      }
+    }
+    if (!job_name_seen) error(position_of(item), index_prefix + "job_name is required");
+    if (job.body_size_limit == 0 && global.body_size_limit) job.body_size_limit = *global.body_size_limit;
+    decode_job_timing(interval_entry, timeout_entry, global, prefix, job);
+    return job;
+  }
+
+  void decode_job_name(const Entry& e, const std::string& index_prefix, ScrapeConfig& job,
+                       std::map<std::string, Position, std::less<>>& job_names) {
+    const Read<std::string> r = string_field(e, index_prefix);
+    if (r.bad) return;
+    const std::string name = r.value.value_or("");
+    if (const common::Result<void> ok = check_job_name(name); !ok) {
+      error(value_position(e), index_prefix + ok.error().message);
+      return;
+    }
+    job.job_name = name;
+    // The job name is the `service` label: two jobs with one name would write the same series.
+    const auto [first, inserted] = job_names.emplace(name, value_position(e));
+    if (!inserted) {
+      error(value_position(e), index_prefix + "duplicate job_name " + quote(name) + "; first used at " +
+                                   at(first->second));
+    }
+  }
+
+  // A job inherits what it does not set. If it sets only the interval, the inherited timeout is capped at
+  // that interval (as in Prometheus); a timeout it sets itself must fit in its interval.
+  void decode_job_timing(const Entry* interval_entry, const Entry* timeout_entry, const Timing& global,
+                         const std::string& prefix, ScrapeConfig& job) {
+    std::optional<Duration> interval = global.interval;
+    bool interval_inherited = true;
+    if (interval_entry != nullptr) {
+      const Read<Duration> r = duration_field(*interval_entry, prefix);
+      if (r.bad) interval.reset();
+      if (r.value) {
+        interval = r.value;
+        interval_inherited = false;
+      }
+    }
+    if (interval) job.scrape_interval = *interval;
+
+    Read<Duration> timeout;
+    if (timeout_entry != nullptr) timeout = duration_field(*timeout_entry, prefix);
+    if (timeout.value) {
+      job.scrape_timeout = *timeout.value;
+      if (interval) check_timeout(*timeout_entry, *timeout.value, *interval, interval_inherited, prefix);
+    } else if (!timeout.bad && interval && global.timeout) {
+      job.scrape_timeout = std::min(*global.timeout, *interval);
+    }
+  }
+
+  void decode_tls(const Entry& section, const std::string& job_prefix, TlsConfig& tls) {
+    if (section.value.IsNull()) return;
+    if (!expect(section, YAML::NodeType::Map, "a mapping", job_prefix)) return;
+    const std::string prefix = job_prefix + "tls_config: ";
+    for (const Entry& e : known(entries(section.value, prefix), kTlsKeys, prefix)) {
+      if (e.name == "ca_file") {
+        if (const Read<std::string> r = string_field(e, prefix); r.value) tls.ca_file = *r.value;
+      } else if (e.name == "server_name") {
+        if (const Read<std::string> r = string_field(e, prefix); r.value) tls.server_name = *r.value;
+      } else if (e.name == "insecure_skip_verify") {
+        if (const Read<bool> r = bool_field(e, prefix); r.value) tls.insecure_skip_verify = *r.value;
+      }
+    }
+  }
+
+  void decode_static_configs(const Entry& section, const std::string& job_prefix,
+                             std::vector<StaticConfig>& out) {
+    if (section.value.IsNull()) return;
+    if (!expect(section, YAML::NodeType::Sequence, "a sequence of {targets, labels}", job_prefix)) return;
+    // A target listed twice in one job would be polled twice and export the same series twice.
+    std::map<HostPort, Position> seen;
+    std::size_t index = 0;
+    for (auto it = section.value.begin(); it != section.value.end(); ++it, ++index) {
+      const std::string prefix = job_prefix + "static_configs[" + std::to_string(index) + "]: ";
+      const YAML::Node item = *it;
+      if (!item.IsMap()) {
+        error(position_of(item), prefix + "expected a mapping with targets and labels, got " + describe(item));
+        continue;
+      }
+      StaticConfig sc;
+      for (const Entry& e : known(entries(item, prefix), kStaticKeys, prefix)) {
+        if (e.name == "targets") {
+          decode_targets(e, prefix, seen, sc.targets);
+        } else if (e.name == "labels") {
+          decode_labels(e, prefix, sc.labels);
+        }
+      }
+      out.push_back(std::move(sc));
+    }
+  }
+
+  void decode_targets(const Entry& e, const std::string& prefix, std::map<HostPort, Position>& seen,
+                      std::vector<std::string>& out) {
+    if (e.value.IsNull()) return;
+    if (!expect(e, YAML::NodeType::Sequence, "a sequence of host:port strings", prefix)) return;
+    for (auto it = e.value.begin(); it != e.value.end(); ++it) {
+      const YAML::Node t = *it;
+      const Position pos = position_of(t);
+      if (!t.IsScalar()) {
+        error(pos, prefix + "targets: expected a host:port string, got " + describe(t));
+        continue;
+      }
+      const common::Result<HostPort> parsed = parse_target(t.Scalar());
+      if (!parsed) {
+        error(pos, prefix + parsed.error().message);
+        continue;
+      }
+      const auto [first, inserted] = seen.emplace(*parsed, pos);
+      if (!inserted) {
+        error(pos, prefix + "duplicate target " + quote(t.Scalar()) + " in this job; first listed at " +
+                       at(first->second));
+        continue;
+      }
+      out.push_back(t.Scalar());
+    }
+  }
+
+  void decode_labels(const Entry& e, const std::string& prefix, std::map<std::string, std::string>& out) {
+    if (e.value.IsNull()) return;
+    if (!expect(e, YAML::NodeType::Map, "a mapping of label names to values", prefix)) return;
+    for (const Entry& l : entries(e.value, prefix)) {
+      if (const common::Result<void> ok = check_label_name(l.name); !ok) {
+        error(position_of(l.key), prefix + ok.error().message);
+        continue;
+      }
+      // Null means an empty value, which Prometheus treats as the label being absent.
+      const Read<std::string> v = string_field(l, prefix + "label ");
+      if (v.bad) continue;
+      const std::string value = v.value.value_or("");
+      if (!is_valid_utf8(value)) {
+        error(value_position(l), prefix + "label " + l.name + ": value is not valid UTF-8");
+        continue;
+      }
+      out.emplace(l.name, value);
+    }
+  }
+
+  const std::string& file_;
+  std::vector<Diagnostic>& out_;
+};
+
+std::string sha256_hex(std::string_view bytes) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+  unsigned int len = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), md.data(), &len, EVP_sha256(), nullptr) != 1) return {};
+  static constexpr std::string_view kHex = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * len);
+  for (unsigned int i = 0; i < len; ++i) {
+    out += kHex[md[i] >> 4];
+    out += kHex[md[i] & 0x0f];
+  }
+  return out;
+}
+
+}  // namespace
+
+LoadResult load_string(std::string_view yaml, const std::string& file) {
+  std::vector<Diagnostic> diagnostics;
+  Config config;
+  // yaml-cpp reports problems by throwing; this is the edge where they become diagnostics.
+  try {
+    const std::vector<YAML::Node> docs = YAML::LoadAll(std::string(yaml));
+    if (docs.size() > 1) {
+      const Position p = position_of(docs[1]);
+      diagnostics.push_back({file, p.line, p.column,
+                             "expected one YAML document, found " + std::to_string(docs.size()) +
+                                 "; remove the extra '---'"});
+    }
+    if (!docs.empty()) config = Decoder(file, diagnostics).decode(docs.front());
+  } catch (const YAML::Exception& e) {
+    const bool has_mark = !e.mark.is_null() && e.mark.line >= 0 && e.mark.column >= 0;
+    diagnostics.push_back({file, has_mark ? e.mark.line + 1 : 0, has_mark ? e.mark.column + 1 : 0,
+                           "YAML syntax error: " + e.msg});
+  } catch (const std::exception& e) {
+    diagnostics.push_back({file, 0, 0, std::string("cannot read YAML: ") + e.what()});
+  }
+  if (!diagnostics.empty()) {
+    // In file order, as a compiler prints them; errors without a position come first.
+    std::stable_sort(diagnostics.begin(), diagnostics.end(), [](const Diagnostic& a, const Diagnostic& b) {
+      return std::pair(a.line, a.column) < std::pair(b.line, b.column);
+    });
+    return diagnostics;
+  }
+  std::string digest = sha256_hex(yaml);
+  if (digest.empty()) return std::vector<Diagnostic>{{file, 0, 0, "cannot compute the sha256 of the file"}};
+  return Loaded{std::make_shared<const Config>(std::move(config)), std::move(digest)};
+}
+
+LoadResult load_file(const std::string& path) {
+  const auto fail = [&](int err) {
+    return std::vector<Diagnostic>{
+        {path, 0, 0, "cannot read config file: " + std::error_code(err, std::generic_category()).message()}};
+  };
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!f) return fail(errno);
+  std::string bytes;
+  std::array<char, 64 * 1024> buf{};
+  while (true) {
+    const std::size_t n = std::fread(buf.data(), 1, buf.size(), f.get());
+    bytes.append(buf.data(), n);
+    if (n < buf.size()) break;
+  }
+  // fopen succeeds on a directory; the read is what fails (EISDIR).
+  if (std::ferror(f.get())) return fail(errno);
+  return load_string(bytes, path);
+}
+
+}  // namespace leakwatch::config

@@ -1,0 +1,443 @@
+#include "leakwatch/config/load.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+using namespace leakwatch::config;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string kDir = std::string(LEAKWATCH_TESTDATA_DIR) + "/config/";
+
+std::string render(const std::vector<Diagnostic>& ds) {
+  std::ostringstream out;
+  for (const Diagnostic& d : ds) out << "\n  " << d.to_string();
+  return out.str();
+}
+
+// Assertions rather than plain returns, so a section that only loads a file still counts as checked
+// (CTest runs with --warn NoAssertions).
+const Config& loaded(const LoadResult& r) {
+  const auto* ds = std::get_if<std::vector<Diagnostic>>(&r);
+  INFO("diagnostics:" << (ds != nullptr ? render(*ds) : ""));
+  REQUIRE(ds == nullptr);
+  return *std::get<Loaded>(r).config;
+}
+
+const std::vector<Diagnostic>& rejected(const LoadResult& r) {
+  REQUIRE(std::holds_alternative<std::vector<Diagnostic>>(r));
+  return std::get<std::vector<Diagnostic>>(r);
+}
+
+const ScrapeConfig& job(const Config& c, std::string_view name) {
+  const auto it = std::find_if(c.scrape_configs.begin(), c.scrape_configs.end(),
+                               [&](const ScrapeConfig& s) { return s.job_name == name; });
+  INFO("job " << name);
+  REQUIRE(it != c.scrape_configs.end());
+  return *it;
+}
+
+// Every failure mode has one file, and each file the exact diagnostics it produces, in order: "line:column:
+// message". A message may be cut short where the rest is a long, shared hint. This table doubles as the
+// documentation of leakwatch's config errors.
+struct BadCase {
+  std::string_view file;
+  std::vector<std::string_view> errors;
+};
+
+const std::vector<BadCase> kBadCases = {
+    // YAML itself
+    {"syntax.bad.yml", {"3:15: YAML syntax error: end of sequence flow not found"}},
+    {"multiple_documents.bad.yml", {"3:1: expected one YAML document, found 2; remove the extra '---'"}},
+    {"key_not_string.bad.yml", {"1:3: keys must be strings, got a sequence"}},
+    // structure and types
+    {"top_level_sequence.bad.yml",
+     {"1:1: the top level must be a mapping with global: and scrape_configs:, got a sequence"}},
+    {"top_level_scalar.bad.yml",
+     {"1:1: the top level must be a mapping with global: and scrape_configs:, got \"scrape_interval 15s\""}},
+    {"global_not_mapping.bad.yml", {"1:9: global: expected a mapping, got a sequence"}},
+    {"scrape_configs_not_sequence.bad.yml", {"2:3: scrape_configs: expected a sequence of jobs, got a mapping"}},
+    {"job_not_mapping.bad.yml",
+     {"2:5: scrape_configs[0]: expected a mapping with job_name and static_configs, got \"app\""}},
+    {"static_config_not_mapping.bad.yml",
+     {"4:9: job \"app\": static_configs[0]: expected a mapping with targets and labels, got \"127.0.0.1:6060\""}},
+    {"tls_not_mapping.bad.yml", {"3:17: job \"app\": tls_config: expected a mapping, got \"true\""}},
+    {"targets_not_sequence.bad.yml",
+     {"4:18: job \"app\": static_configs[0]: targets: expected a sequence of host:port strings, got "
+      "\"127.0.0.1:6060\""}},
+    {"target_not_string.bad.yml",
+     {"5:13: job \"app\": static_configs[0]: targets: expected a host:port string, got a mapping"}},
+    {"job_name_mapping.bad.yml", {"2:15: scrape_configs[0]: job_name: expected a string, got a mapping"}},
+    {"duration_mapping.bad.yml",
+     {"3:21: job \"app\": scrape_timeout: expected a duration such as 15s, got a mapping"}},
+    {"label_value_mapping.bad.yml",
+     {"6:17: job \"app\": static_configs[0]: label team: expected a string, got a mapping"}},
+    {"tls_bool.bad.yml", {"5:29: job \"app\": tls_config: insecure_skip_verify: expected true or false, got \"yes\""}},
+    // unknown and duplicate keys
+    {"unknown_top_key.bad.yml", {"2:1: unknown key \"scrape_config\"; allowed: global, scrape_configs"}},
+    {"unknown_global_key.bad.yml",
+     {"2:3: global: unknown key \"scrape_intervall\"; allowed: scrape_interval, scrape_timeout, body_size_limit"}},
+    {"unknown_job_key.bad.yml",
+     {"3:5: job \"app\": unknown key \"target\"; allowed: job_name, scheme, profile_path, format, scrape_interval, "
+      "scrape_timeout, body_size_limit, tls_config, static_configs"}},
+    {"unknown_tls_key.bad.yml",
+     {"5:7: job \"app\": tls_config: unknown key \"ca\"; allowed: ca_file, server_name, insecure_skip_verify"}},
+    {"unknown_static_key.bad.yml",
+     {"5:9: job \"app\": static_configs[0]: unknown key \"label\"; allowed: targets, labels"}},
+    {"duplicate_key.bad.yml",
+     {"3:3: global: duplicate key \"scrape_interval\"; first defined at line 2, column 3"}},
+    {"duplicate_job_key.bad.yml", {"4:5: job \"app\": duplicate key \"scheme\"; first defined at line 3, column 5"}},
+    {"duplicate_label.bad.yml",
+     {"7:11: job \"app\": static_configs[0]: duplicate key \"team\"; first defined at line 6, column 11"}},
+    // durations, sizes and their relations
+    {"interval_no_unit.bad.yml",
+     {"2:20: global: scrape_interval: invalid duration \"5\"; expected a number with a unit (ms, s, m, h, d, w, y)"}},
+    {"duration_units_order.bad.yml",
+     {"2:19: global: scrape_timeout: invalid duration \"30s1m\"; expected a number with a unit (ms, s, m, h, d, w, y), "
+      "largest unit first, e.g. 15s or 1m30s"}},
+    {"interval_zero.bad.yml", {"2:20: global: scrape_interval: must be greater than 0"}},
+    {"global_timeout_too_long.bad.yml",
+     {"3:19: global: scrape_timeout (20s) must not be greater than scrape_interval (10s)"}},
+    {"job_timeout_too_long.bad.yml",
+     {"4:21: job \"app\": scrape_timeout (6s) must not be greater than scrape_interval (5s)"}},
+    {"job_timeout_too_long_inherited.bad.yml",
+     {"5:21: job \"app\": scrape_timeout (1m) must not be greater than scrape_interval (10s, from global)"}},
+    {"body_size_invalid.bad.yml",
+     {"2:20: global: body_size_limit: invalid size \"64Q\"; expected a byte count with an optional unit (B, KB, MB, "
+      "GB, TB, KiB, MiB, GiB, TiB), e.g. 64MiB"}},
+    {"body_size_zero.bad.yml", {"3:22: job \"app\": body_size_limit: must be greater than 0"}},
+    // job fields
+    {"scheme_invalid.bad.yml", {"3:13: job \"app\": scheme: invalid value \"ftp\"; allowed: http, https"}},
+    {"format_invalid.bad.yml",
+     {"3:13: job \"app\": format: invalid value \"debug3\"; allowed: debug0, debug1, debug2"}},
+    {"profile_path_query.bad.yml",
+     {"3:19: job \"app\": profile_path \"/debug/pprof/goroutine?debug=2\" must not contain a query; use format: to "
+      "choose ?debug=N"}},
+    {"profile_path_relative.bad.yml",
+     {"3:19: job \"app\": profile_path \"debug/pprof/goroutine\" must start with '/'"}},
+    {"job_name_missing.bad.yml", {"2:5: scrape_configs[0]: job_name is required"}},
+    {"job_name_empty.bad.yml", {"2:15: scrape_configs[0]: job_name must not be empty"}},
+    {"job_name_control.bad.yml",
+     {"2:15: scrape_configs[0]: job_name \"app\\x09server\" must not contain control characters"}},
+    {"job_name_duplicate.bad.yml",
+     {"4:15: scrape_configs[2]: duplicate job_name \"app\"; first used at line 2, column 15"}},
+    // targets
+    {"target_scheme.bad.yml",
+     {"4:19: job \"app\": static_configs[0]: target \"http://127.0.0.1:6060\" must not include a scheme; write "
+      "host:port and set the job's scheme"}},
+    {"target_path.bad.yml",
+     {"4:19: job \"app\": static_configs[0]: target \"127.0.0.1:6060/debug/pprof/goroutine\" must not include a "
+      "path; write host:port and set the job's profile_path"}},
+    {"target_no_port.bad.yml",
+     {"4:19: job \"app\": static_configs[0]: target \"localhost\" has no port; write host:port, e.g. "
+      "localhost:6060"}},
+    {"target_bad_port.bad.yml",
+     {"5:13: job \"app\": static_configs[0]: target \"127.0.0.1:0\" has an invalid port \"0\"; ports are 1..65535",
+      "6:13: job \"app\": static_configs[0]: target \"127.0.0.1:65536\" has an invalid port \"65536\"; ports are "
+      "1..65535",
+      "7:13: job \"app\": static_configs[0]: target \"127.0.0.1:http\" has an invalid port \"http\"; ports are "
+      "1..65535"}},
+    {"target_ipv6_unbracketed.bad.yml",
+     {"4:19: job \"app\": static_configs[0]: target \"::1:6060\": an IPv6 address must be in brackets, e.g. "
+      "[::1]:6060"}},
+    {"target_duplicate.bad.yml",
+     {"5:19: job \"app\": static_configs[1]: duplicate target \"127.0.0.1:6060\" in this job; first listed at line "
+      "4, column 19"}},
+    // labels
+    {"label_invalid_name.bad.yml",
+     {"6:11: job \"app\": static_configs[0]: label name \"1team\" is invalid; names must match "
+      "[a-zA-Z_][a-zA-Z0-9_]*",
+      "7:11: job \"app\": static_configs[0]: label name \"team-name\" is invalid; names must match "
+      "[a-zA-Z_][a-zA-Z0-9_]*"}},
+    {"label_reserved.bad.yml",
+     {"6:11: job \"app\": static_configs[0]: label name \"__name__\" is reserved; names starting with \"__\" are "
+      "internal",
+      "7:11: job \"app\": static_configs[0]: label name \"job\" is reserved; leakwatch or Prometheus sets it",
+      "8:11: job \"app\": static_configs[0]: label name \"service\" is reserved; leakwatch or Prometheus sets it",
+      "9:11: job \"app\": static_configs[0]: label name \"quantile\" is reserved; leakwatch or Prometheus sets it"}},
+    // every problem is reported, in file order, and one bad value does not cascade into follow-up errors
+    // (job 2's 20s timeout is not compared against the invalid global interval)
+    {"many_errors.bad.yml",
+     {"3:20: global: scrape_interval: invalid duration \"15\"",
+      "7:13: job \"payments\": scheme: invalid value \"ftp\"; allowed: http, https",
+      "9:37: job \"payments\": static_configs[0]: target \"127.0.0.1\" has no port",
+      "10:15: scrape_configs[1]: duplicate job_name \"payments\"; first used at line 6, column 15",
+      "11:13: job \"payments\": format: invalid value \"debug9\"; allowed: debug0, debug1, debug2"}},
+};
+
+std::vector<std::string> files_in_testdata(std::string_view suffix) {
+  std::vector<std::string> out;
+  for (const auto& entry : std::filesystem::directory_iterator(kDir)) {
+    const std::string name = entry.path().filename().string();
+    if (name.ends_with(suffix)) out.push_back(name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("each bad config file produces exactly its table's diagnostics", "[config]") {
+  for (const BadCase& c : kBadCases) {
+    DYNAMIC_SECTION(c.file) {
+      const std::string path = kDir + std::string(c.file);
+      const LoadResult r = load_file(path);
+      const std::vector<Diagnostic>& ds = rejected(r);
+      INFO("got:" << render(ds));
+      REQUIRE(ds.size() == c.errors.size());
+      for (std::size_t i = 0; i < ds.size(); ++i) {
+        CHECK(ds[i].file == path);
+        const std::string got =
+            std::to_string(ds[i].line) + ":" + std::to_string(ds[i].column) + ": " + ds[i].message;
+        CHECK_THAT(got, Catch::StartsWith(std::string(c.errors[i])));
+      }
+    }
+  }
+}
+
+TEST_CASE("every *.bad.yml file is in the table, and every table entry has a file", "[config]") {
+  std::set<std::string> in_table;
+  for (const BadCase& c : kBadCases) in_table.emplace(c.file);
+  const std::vector<std::string> on_disk = files_in_testdata(".bad.yml");
+  CHECK(std::vector<std::string>(in_table.begin(), in_table.end()) == on_disk);
+  CHECK(in_table.size() == kBadCases.size());  // no file listed twice
+}
+
+TEST_CASE("every *.good.yml file loads", "[config]") {
+  for (const std::string& name : files_in_testdata(".good.yml")) {
+    DYNAMIC_SECTION(name) { loaded(load_file(kDir + name)); }
+  }
+}
+
+TEST_CASE("an empty file is an empty, valid config with the global defaults", "[config]") {
+  for (const char* name : {"empty.good.yml", "comments_only.good.yml"}) {
+    DYNAMIC_SECTION(name) {
+      const LoadResult r = load_file(kDir + name);
+      const Config& c = loaded(r);
+      CHECK(c.scrape_configs.empty());
+      CHECK(c.global.scrape_interval == 15s);
+      CHECK(c.global.scrape_timeout == 10s);
+      CHECK(c.global.body_size_limit == 64ull << 20);
+    }
+  }
+  CHECK(loaded(load_string("", "inline")).scrape_configs.empty());
+  CHECK(loaded(load_string("---\n", "inline")).scrape_configs.empty());
+  CHECK(loaded(load_string("scrape_configs: []\n", "inline")).scrape_configs.empty());
+}
+
+TEST_CASE("a minimal job takes every default", "[config]") {
+  const LoadResult r = load_file(kDir + "minimal.good.yml");
+  const Config& c = loaded(r);
+  REQUIRE(c.scrape_configs.size() == 1);
+  const ScrapeConfig& j = c.scrape_configs[0];
+  CHECK(j.job_name == "app");
+  CHECK(j.scheme == Scheme::http);
+  CHECK(j.profile_path == "/debug/pprof/goroutine");
+  CHECK(j.format == leakwatch::pprof::Format::debug1);
+  CHECK(j.scrape_interval == 15s);
+  CHECK(j.scrape_timeout == 10s);
+  CHECK(j.body_size_limit == 64ull << 20);
+  CHECK(j.tls_config.ca_file.empty());
+  CHECK(j.tls_config.server_name.empty());
+  CHECK_FALSE(j.tls_config.insecure_skip_verify);
+  REQUIRE(j.static_configs.size() == 1);
+  CHECK(j.static_configs[0].targets == std::vector<std::string>{"127.0.0.1:6060"});
+  CHECK(j.static_configs[0].labels.empty());
+}
+
+TEST_CASE("every key is read", "[config]") {
+  const LoadResult r = load_file(kDir + "full.good.yml");
+  const Config& c = loaded(r);
+  CHECK(c.global.scrape_interval == 1min);
+  CHECK(c.global.scrape_timeout == 15s);
+  CHECK(c.global.body_size_limit == 32ull << 20);
+  REQUIRE(c.scrape_configs.size() == 2);
+
+  const ScrapeConfig& p = c.scrape_configs[0];
+  CHECK(p.job_name == "payments");
+  CHECK(p.scheme == Scheme::https);
+  CHECK(p.profile_path == "/internal/pprof/goroutine");
+  CHECK(p.format == leakwatch::pprof::Format::debug2);
+  CHECK(p.scrape_interval == 5s);
+  CHECK(p.scrape_timeout == 2s);
+  CHECK(p.body_size_limit == 16ull << 20);
+  CHECK(p.tls_config.ca_file == "/etc/leakwatch/ca.pem");
+  CHECK(p.tls_config.server_name == "payments.internal");
+  CHECK_FALSE(p.tls_config.insecure_skip_verify);
+  REQUIRE(p.static_configs.size() == 1);
+  CHECK(p.static_configs[0].targets == std::vector<std::string>{"127.0.0.1:6060", "127.0.0.1:6061"});
+  CHECK(p.static_configs[0].labels == std::map<std::string, std::string>{{"env", "prod"}, {"team", "payments"}});
+
+  const ScrapeConfig& w = c.scrape_configs[1];
+  CHECK(w.job_name == "worker pool (eu)");
+  CHECK(w.format == leakwatch::pprof::Format::debug0);
+  CHECK(w.tls_config.insecure_skip_verify);
+  CHECK(w.scrape_interval == 1min);
+  CHECK(w.scrape_timeout == 15s);
+  CHECK(w.body_size_limit == 32ull << 20);
+  CHECK(w.static_configs.empty());
+}
+
+TEST_CASE("jobs inherit from global; an inherited timeout is capped at the job's interval", "[config]") {
+  const LoadResult r = load_file(kDir + "inheritance.good.yml");
+  const Config& c = loaded(r);
+  CHECK(job(c, "inherits_all").scrape_interval == 30s);
+  CHECK(job(c, "inherits_all").scrape_timeout == 20s);
+  CHECK(job(c, "inherits_all").body_size_limit == 8ull << 20);
+
+  CHECK(job(c, "short_interval").scrape_interval == 10s);
+  CHECK(job(c, "short_interval").scrape_timeout == 10s);
+
+  CHECK(job(c, "long_interval").scrape_interval == 2min);
+  CHECK(job(c, "long_interval").scrape_timeout == 20s);
+
+  CHECK(job(c, "own_timeout").scrape_interval == 30s);
+  CHECK(job(c, "own_timeout").scrape_timeout == 5s);
+
+  CHECK(job(c, "equal").scrape_interval == 90s);
+  CHECK(job(c, "equal").scrape_timeout == 90s);
+  CHECK(job(c, "equal").body_size_limit == 512ull << 10);
+}
+
+TEST_CASE("a global interval below the default timeout caps the timeout", "[config]") {
+  const LoadResult r = load_file(kDir + "short_global_interval.good.yml");
+  const Config& c = loaded(r);
+  CHECK(c.global.scrape_interval == 5s);
+  CHECK(c.global.scrape_timeout == 5s);
+  CHECK(job(c, "app").scrape_interval == 5s);
+  CHECK(job(c, "app").scrape_timeout == 5s);
+}
+
+TEST_CASE("targets and labels are kept as written", "[config]") {
+  const LoadResult r = load_file(kDir + "targets_and_labels.good.yml");
+  const Config& c = loaded(r);
+  const ScrapeConfig& app = job(c, "app");
+  REQUIRE(app.static_configs.size() == 4);
+  CHECK(app.static_configs[0].targets == std::vector<std::string>{"localhost:1", "10.0.0.1:65535", "[::1]:6060",
+                                                                  "[fe80::1%eth0]:6060",
+                                                                  "my_service.default.svc:8080"});
+  CHECK(app.static_configs[0].labels ==
+        std::map<std::string, std::string>{{"_tier", "1"}, {"env", ""}, {"team", "payments"}});
+  CHECK(app.static_configs[1].targets == std::vector<std::string>{"127.0.0.1:6060"});
+  CHECK(app.static_configs[2].targets.empty());
+  CHECK(app.static_configs[3].targets.empty());
+  CHECK(job(c, "app_debug2").format == leakwatch::pprof::Format::debug2);
+}
+
+TEST_CASE("keys without a value keep their defaults", "[config]") {
+  const LoadResult r = load_file(kDir + "nulls.good.yml");
+  const Config& c = loaded(r);
+  CHECK(c.global.scrape_interval == 15s);
+  CHECK(job(c, "app").scheme == Scheme::http);
+  CHECK(job(c, "app").static_configs.empty());
+}
+
+TEST_CASE("the same target differing only in case is a duplicate", "[config]") {
+  const LoadResult r = load_string(
+      "scrape_configs:\n"
+      "  - job_name: app\n"
+      "    static_configs: [{targets: [\"LocalHost:6060\", \"localhost:6060\"]}]\n",
+      "inline.yml");
+  const std::vector<Diagnostic>& ds = rejected(r);
+  REQUIRE(ds.size() == 1);
+  CHECK(ds[0].to_string() ==
+        "inline.yml:3:51: job \"app\": static_configs[0]: duplicate target \"localhost:6060\" in this job; first "
+        "listed at line 3, column 33");
+}
+
+TEST_CASE("load_file reports an unreadable file without a position", "[config]") {
+  SECTION("missing") {
+    const std::string path = kDir + "does_not_exist.yml";
+    const LoadResult r = load_file(path);
+    const std::vector<Diagnostic>& ds = rejected(r);
+    REQUIRE(ds.size() == 1);
+    CHECK(ds[0].file == path);
+    CHECK(ds[0].line == 0);
+    CHECK(ds[0].column == 0);
+    CHECK(ds[0].message == "cannot read config file: No such file or directory");
+    CHECK(ds[0].to_string() == path + ": cannot read config file: No such file or directory");
+  }
+  SECTION("a directory") {
+    const LoadResult r = load_file(kDir);
+    const std::vector<Diagnostic>& ds = rejected(r);
+    REQUIRE(ds.size() == 1);
+    CHECK(ds[0].line == 0);
+    CHECK(ds[0].message == "cannot read config file: Is a directory");
+  }
+}
+
+TEST_CASE("Loaded carries the sha256 of the bytes", "[config]") {
+  const LoadResult empty = load_string("", "inline");
+  REQUIRE(std::holds_alternative<Loaded>(empty));
+  CHECK(std::get<Loaded>(empty).sha256 == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+
+  const LoadResult braces = load_string("{}\n", "inline");
+  REQUIRE(std::holds_alternative<Loaded>(braces));
+  CHECK(std::get<Loaded>(braces).sha256 == "ca3d163bab055381827226140568f3bef7eaac187cebd76878e0b63e9e442356");
+
+  // load_file hashes exactly the file's bytes, so it agrees with load_string on the same text.
+  const std::string path = kDir + "full.good.yml";
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  const LoadResult a = load_file(path);
+  const LoadResult b = load_string(bytes, path);
+  REQUIRE(std::holds_alternative<Loaded>(a));
+  REQUIRE(std::holds_alternative<Loaded>(b));
+  CHECK(std::get<Loaded>(a).sha256 == std::get<Loaded>(b).sha256);
+  CHECK(std::get<Loaded>(a).sha256.size() == 64);
+  // A comment changes the bytes and so the checksum, though not the meaning.
+  const LoadResult c = load_string(bytes + "# trailing comment\n", path);
+  REQUIRE(std::holds_alternative<Loaded>(c));
+  CHECK(std::get<Loaded>(c).sha256 != std::get<Loaded>(a).sha256);
+}
+
+TEST_CASE("no input makes load_string throw", "[config]") {
+  const std::vector<std::string> inputs = {
+      "\t",
+      "[",
+      "{a: [}",
+      "&a [*a, *a]",
+      "*undefined_alias",
+      std::string("\xff\xfe\x00\x01", 4),
+      std::string("global:\0\n", 9),
+      "%YAML 9.9\n---\n{}",
+      "? ? ?",
+      "a: !!binary '%%%'",
+      "global: !!int 15s",
+      "scrape_configs: &j [{job_name: a, static_configs: *j}]",
+      std::string(10000, '[') + std::string(10000, ']'),
+      std::string(10000, '{'),
+      "scrape_configs:\n" + std::string(5000, '-') + " x\n",
+  };
+  for (const std::string& in : inputs) {
+    INFO(in.substr(0, 40));
+    LoadResult r;
+    REQUIRE_NOTHROW(r = load_string(in, "fuzz"));
+    if (const auto* ds = std::get_if<std::vector<Diagnostic>>(&r)) CHECK_FALSE(ds->empty());
+  }
+}
+
+TEST_CASE("the shipped configs are valid", "[config]") {
+  const std::string root = LEAKWATCH_SOURCE_DIR;
+  SECTION("config/leakwatch.yml polls 127.0.0.1:6060 as job app") {
+    const LoadResult r = load_file(root + "/config/leakwatch.yml");
+    const Config& c = loaded(r);
+    REQUIRE(c.scrape_configs.size() == 1);
+    CHECK(c.scrape_configs[0].job_name == "app");
+    REQUIRE(c.scrape_configs[0].static_configs.size() == 1);
+    CHECK(c.scrape_configs[0].static_configs[0].targets == std::vector<std::string>{"127.0.0.1:6060"});
+  }
+  SECTION("config/example.yml") { loaded(load_file(root + "/config/example.yml")); }
+}
