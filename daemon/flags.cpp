@@ -1,0 +1,83 @@
+#include "flags.hpp"
+
+#include <string_view>
+
+namespace leakwatch::daemon {
+
+std::optional<Flags> parse_flags(const std::vector<std::string>& argv, std::string& error) {
+  Flags f;
+  struct Valued {
+    std::string_view name;
+    std::string* target;
+  };
+  const Valued valued[] = {{"--config.file", &f.config_file},
+                           {"--web.listen-address", &f.listen_address},
+                           {"--log.level", &f.log_level},
+                           {"--log.format", &f.log_format}};
+  for (std::size_t i = 0; i < argv.size(); ++i) {
+    const std::string& a = argv[i];
+    if (a == "-h" || a == "--help") {
+      f.help = true;
+      continue;
+    }
+    if (a == "--version") {
+      f.version = true;
+      continue;
+    }
+    if (a.rfind("--", 0) == 0) {
+      const auto eq = a.find('=');
+      const std::string_view name = std::string_view(a).substr(0, eq);
+      const Valued* match = nullptr;
+      for (const auto& v : valued) {
+        if (v.name == name) match = &v;
+      }
+      if (!match) {
+        error = "unknown flag " + std::string(name);
+        return std::nullopt;
+      }
+      if (eq != std::string::npos) {
+        *match->target = a.substr(eq + 1);
+      } else if (i + 1 < argv.size()) {
+        *match->target = argv[++i];
+      } else {
+        error = "flag " + std::string(name) + " needs a value";
+        return std::nullopt;
+      }
+      continue;
+    }
+    if (f.command.empty() && f.args.empty()) {
+      if (a != "check-config") {
+        error = "unknown command \"" + a + "\"";
+        return std::nullopt;
+      }
+      f.command = a;
+    } else {
+      f.args.push_back(a);
+    }
+  }
+  if (f.command == "check-config" && f.args.empty()) f.args.push_back(f.config_file);
+  return f;
+}
+
+std::string usage() {
+  return R"(usage: leakwatch [flags]
+       leakwatch check-config [PATH]
+
+Polls Go services' goroutine profiles and exports goroutine counts and leak signals as Prometheus metrics.
+
+Commands:
+  (none)                      run the daemon
+  check-config [PATH]         validate a config file (default: --config.file); exit 0 if valid, else 1
+                              with every problem as file:line:column: message
+
+Flags:
+  --config.file=PATH          configuration file (default "config/leakwatch.yml")
+  --web.listen-address=ADDR   address for /metrics, /-/healthy, /-/ready, /-/reload (default ":9863")
+  --log.level=LEVEL           debug, info, warn or error (default "info")
+  --log.format=FORMAT         logfmt or json (default "logfmt")
+  --version                   print the version and exit
+  -h, --help                  print this help and exit
+)";
+}
+
+}  // namespace leakwatch::daemon

@@ -1,0 +1,76 @@
+// leakwatch: flags, subcommands and the exit code. The daemon itself is wired up in serve.cpp.
+
+#include "flags.hpp"
+#include "serve.hpp"
+
+#include "leakwatch/common/log.hpp"
+#include "leakwatch/common/version.hpp"
+#include "leakwatch/config/load.hpp"
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace leakwatch::daemon {
+namespace {
+
+int check_config(const std::vector<std::string>& paths) {
+  int rc = 0;
+  for (const auto& path : paths) {
+    auto loaded = config::load_file(path);
+    if (auto* diags = std::get_if<std::vector<config::Diagnostic>>(&loaded)) {
+      for (const auto& d : *diags) std::cerr << d.to_string() << '\n';
+      rc = 1;
+      continue;
+    }
+    const auto& cfg = *std::get<config::Loaded>(loaded).config;
+    std::size_t targets = 0;
+    for (const auto& job : cfg.scrape_configs) {
+      for (const auto& group : job.static_configs) targets += group.targets.size();
+    }
+    std::cout << path << ": valid (" << cfg.scrape_configs.size() << " scrape configs, " << targets
+              << " static targets)\n";
+  }
+  return rc;
+}
+
+int run(int argc, char** argv) {
+  std::string error;
+  auto flags = parse_flags(std::vector<std::string>(argv + 1, argv + argc), error);
+  if (!flags) {
+    std::cerr << "leakwatch: " << error << "\n\n" << usage();
+    return 2;
+  }
+  if (flags->help) {
+    std::cout << usage();
+    return 0;
+  }
+  if (flags->version) {
+    std::cout << "leakwatch, version " << common::version() << " (revision: " << common::revision() << ")\n";
+    return 0;
+  }
+  const auto level = common::parse_log_level(flags->log_level);
+  const auto format = common::parse_log_format(flags->log_format);
+  if (!level || !format) {
+    std::cerr << "leakwatch: " << (!level ? "--log.level must be debug, info, warn or error"
+                                          : "--log.format must be logfmt or json")
+              << '\n';
+    return 2;
+  }
+  common::setup_logging(*level, *format);
+  if (flags->command == "check-config") return check_config(flags->args);
+  return serve(*flags);
+}
+
+}  // namespace
+}  // namespace leakwatch::daemon
+
+int main(int argc, char** argv) {
+  try {
+    return leakwatch::daemon::run(argc, argv);
+  } catch (const std::exception& e) {
+    // Only a bug gets here; say what it was rather than abort silently.
+    std::cerr << "leakwatch: fatal: " << e.what() << '\n';
+    return 1;
+  }
+}
