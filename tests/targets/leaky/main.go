@@ -1,0 +1,312 @@
+// Command leaky is a Go service that leaks goroutines on purpose: the integration tests scrape it with the
+// real daemon, and the demo runs it as a slow leak.
+//
+// It serves net/http/pprof (so /debug/pprof/goroutine?debug=1 works) plus:
+//
+//	/goroutines   runtime.NumGoroutine() as plain text
+//	/leak?n=K     leaks K goroutines of the configured kind now and answers the new NumGoroutine
+//
+// The first line on stdout is always "listening HOST:PORT"; logs go to stderr.
+//
+// Every leak kind parks in its own named function (main.leakChanSend, main.leakMutex, ...) so the
+// profile's stacks say which kind of leak they are.
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"math/big"
+	"net"
+	"net/http"
+	_ "net/http/pprof" // registers /debug/pprof/* on http.DefaultServeMux
+	"os"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Objects the leaked goroutines block on forever. They are package-level so nothing ever releases them.
+var (
+	leakMu     sync.Mutex // locked once at start and never unlocked: every leakMutex goroutine waits
+	leakWG     sync.WaitGroup
+	leakCtx    context.Context
+	leakCancel context.CancelFunc // never called
+)
+
+func init() {
+	leakMu.Lock()
+	leakWG.Add(1) // never Done
+	leakCtx, leakCancel = context.WithCancel(context.Background())
+	_ = leakCancel
+}
+
+// Each leak function closes `started` once it is about to block, so /leak can answer only after the
+// goroutines are really parked where the profile will show them.
+
+func leakChanSend(started chan<- struct{}) {
+	ch := make(chan int) // nobody ever receives
+	close(started)
+	ch <- 1
+}
+
+func leakChanRecv(started chan<- struct{}) {
+	ch := make(chan int) // nobody ever sends
+	close(started)
+	<-ch
+}
+
+func leakSelect(started chan<- struct{}) {
+	a, b := make(chan int), make(chan string)
+	close(started)
+	select {
+	case <-a:
+	case <-b:
+	}
+}
+
+func leakMutex(started chan<- struct{}) {
+	close(started)
+	leakMu.Lock()
+}
+
+func leakWaitGroup(started chan<- struct{}) {
+	close(started)
+	leakWG.Wait()
+}
+
+func leakTicker(started chan<- struct{}) {
+	t := time.NewTicker(time.Hour) // never stopped: the goroutine lives as long as the process
+	close(started)
+	for range t.C {
+	}
+}
+
+func leakContext(started chan<- struct{}) {
+	close(started)
+	<-leakCtx.Done()
+}
+
+var leakKinds = map[string]func(chan<- struct{}){
+	"chansend":  leakChanSend,
+	"chanrecv":  leakChanRecv,
+	"select":    leakSelect,
+	"mutex":     leakMutex,
+	"waitgroup": leakWaitGroup,
+	"ticker":    leakTicker,
+	"ctx":       leakContext,
+}
+
+var (
+	leakMuOp sync.Mutex // serialises leak batches so counts stay exact
+	leaked   int
+)
+
+// leak starts n goroutines of the given kind and returns once all of them have reached their blocking point.
+func leak(kind func(chan<- struct{}), n int) {
+	leakMuOp.Lock()
+	defer leakMuOp.Unlock()
+	for i := 0; i < n; i++ {
+		started := make(chan struct{})
+		go kind(started)
+		<-started
+	}
+	leaked += n
+}
+
+// The healthy baseline: a worker pool fed by a dispatcher. Workers park on the jobs channel between jobs.
+
+func worker(jobs <-chan []byte, done <-chan struct{}) {
+	for {
+		select {
+		case b := <-jobs:
+			sum := sha256.Sum256(b)
+			_ = sum
+		case <-done:
+			return
+		}
+	}
+}
+
+func dispatcher(jobs chan<- []byte, done <-chan struct{}) {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	payload := make([]byte, 4096)
+	for {
+		select {
+		case <-t.C:
+			select {
+			case jobs <- payload:
+			default: // all workers busy: skip, never block
+			}
+		case <-done:
+			return
+		}
+	}
+}
+
+// selfSigned makes an ECDSA certificate for 127.0.0.1, ::1 and localhost that is its own CA, so the PEM of
+// the certificate alone is the trust anchor a client needs.
+func selfSigned() (tls.Certificate, []byte, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: "leaky test target", Organization: []string{"leakwatch tests"}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		DNSNames:              []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	return pair, certPEM, err
+}
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:0", "address to serve on")
+	leakEvery := flag.Duration("leak-every", 0, "leak -leak-batch goroutines this often (0 = only on /leak)")
+	leakBatch := flag.Int("leak-batch", 1, "goroutines leaked per -leak-every tick")
+	kindName := flag.String("kind", "chansend", "leak kind: chansend|chanrecv|select|mutex|waitgroup|ticker|ctx")
+	baseline := flag.Int("baseline", 0, "healthy worker goroutines (plus one dispatcher when > 0)")
+	useTLS := flag.Bool("tls", false, "serve HTTPS with an in-memory self-signed certificate")
+	certOut := flag.String("cert-out", "", "with -tls: write the certificate (its own CA) as PEM here")
+	flag.Parse()
+	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
+	log.SetPrefix("leaky: ")
+
+	kind, ok := leakKinds[*kindName]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "leaky: unknown -kind %q\n", *kindName)
+		os.Exit(2)
+	}
+	if *baseline < 0 || *leakBatch < 0 {
+		fmt.Fprintln(os.Stderr, "leaky: -baseline and -leak-batch must be >= 0")
+		os.Exit(2)
+	}
+
+	done := make(chan struct{})
+	var workers sync.WaitGroup
+	if *baseline > 0 {
+		jobs := make(chan []byte)
+		for i := 0; i < *baseline; i++ {
+			workers.Add(1)
+			go func() { defer workers.Done(); worker(jobs, done) }()
+		}
+		workers.Add(1)
+		go func() { defer workers.Done(); dispatcher(jobs, done) }()
+	}
+
+	http.HandleFunc("/goroutines", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "%d\n", runtime.NumGoroutine())
+	})
+	http.HandleFunc("/leak", func(w http.ResponseWriter, r *http.Request) {
+		n := 1
+		if s := r.URL.Query().Get("n"); s != "" {
+			v, err := strconv.Atoi(s)
+			if err != nil || v < 0 || v > 1_000_000 {
+				http.Error(w, "n must be an integer in [0, 1000000]", http.StatusBadRequest)
+				return
+			}
+			n = v
+		}
+		leak(kind, n)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "%d\n", runtime.NumGoroutine())
+	})
+
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		log.Fatalf("listen: %v", err)
+	}
+	srv := &http.Server{Handler: http.DefaultServeMux, ReadHeaderTimeout: 10 * time.Second}
+	if *useTLS {
+		pair, certPEM, err := selfSigned()
+		if err != nil {
+			log.Fatalf("certificate: %v", err)
+		}
+		if *certOut != "" {
+			// Written before "listening" is printed, so a reader of that line can rely on the file.
+			tmp := *certOut + ".tmp"
+			if err := os.WriteFile(tmp, certPEM, 0o644); err != nil {
+				log.Fatalf("write -cert-out: %v", err)
+			}
+			if err := os.Rename(tmp, *certOut); err != nil {
+				log.Fatalf("write -cert-out: %v", err)
+			}
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+		ln = tls.NewListener(ln, srv.TLSConfig)
+	}
+	// os.Stdout is unbuffered: this line is on the pipe/file as soon as Printf returns.
+	fmt.Printf("listening %s\n", ln.Addr().String())
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	if *leakEvery > 0 {
+		go func() {
+			t := time.NewTicker(*leakEvery)
+			defer t.Stop()
+			for {
+				select {
+				case <-t.C:
+					leak(kind, *leakBatch)
+					log.Printf("leaked %d %s goroutine(s); NumGoroutine=%d", *leakBatch, *kindName, runtime.NumGoroutine())
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+		log.Printf("signal received, shutting down")
+	case err := <-serveErr:
+		if !errors.Is(err, http.ErrServerClosed) {
+			log.Fatalf("serve: %v", err)
+		}
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutCtx) // a connection still open after 2 s is simply dropped at exit
+	close(done)
+	workers.Wait()
+}
