@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Configures and builds leakwatch. Usage: scripts/build.sh [BUILD_DIR] [release|asan|tsan|debug]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+dir=${1:-$root/build/release}
+kind=${2:-release}
+case "$kind" in
+  release) args=(-DCMAKE_BUILD_TYPE=Release) ;;
+  debug) args=(-DCMAKE_BUILD_TYPE=Debug) ;;
+  asan) args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DLEAKWATCH_SANITIZE=address) ;;
+  tsan) args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DLEAKWATCH_SANITIZE=thread) ;;
+  *) echo "build.sh: unknown build kind '$kind'" >&2; exit 2 ;;
+esac
+cmake -S "$root" -B "$dir" -G Ninja "${args[@]}" >/dev/null
+cmake --build "$dir" --parallel "$(nproc)"
