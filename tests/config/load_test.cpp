@@ -441,3 +441,27 @@ TEST_CASE("the shipped configs are valid", "[config]") {
   }
   SECTION("config/example.yml") { loaded(load_file(root + "/config/example.yml")); }
 }
+
+TEST_CASE("a relative ca_file is relative to the config file's directory", "[config]") {
+  const auto dir = std::filesystem::temp_directory_path() / "leakwatch-config-test";
+  std::filesystem::create_directories(dir / "sub");
+  const auto path = (dir / "sub" / "leakwatch.yml").string();
+  {
+    std::ofstream out(path);
+    out << "scrape_configs:\n"
+           "  - job_name: rel\n    scheme: https\n    tls_config: {ca_file: certs/ca.pem}\n"
+           "    static_configs: [{targets: [\"127.0.0.1:6060\"]}]\n"
+           "  - job_name: abs\n    scheme: https\n    tls_config: {ca_file: /etc/ssl/ca.pem}\n"
+           "    static_configs: [{targets: [\"127.0.0.1:6060\"]}]\n";
+  }
+  const LoadResult r = load_file(path);
+  std::filesystem::remove_all(dir);
+  const auto& cfg = *std::get<Loaded>(r).config;
+  REQUIRE(cfg.scrape_configs.size() == 2);
+  CHECK(cfg.scrape_configs[0].tls_config.ca_file == (dir / "sub" / "certs" / "ca.pem").string());
+  CHECK(cfg.scrape_configs[1].tls_config.ca_file == "/etc/ssl/ca.pem");
+  // load_string has no directory to resolve against and keeps the text as written.
+  const LoadResult s = load_string("scrape_configs: [{job_name: x, tls_config: {ca_file: ca.pem}, "
+                                   "static_configs: [{targets: ['127.0.0.1:1']}]}]\n", "inline.yml");
+  CHECK(std::get<Loaded>(s).config->scrape_configs[0].tls_config.ca_file == "ca.pem");
+}

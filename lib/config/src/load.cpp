@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <array>
+#include <filesystem>
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
@@ -540,6 +541,24 @@ LoadResult load_string(std::string_view yaml, const std::string& file) {
   return Loaded{std::make_shared<const Config>(std::move(config)), std::move(digest)};
 }
 
+namespace {
+
+// As in Prometheus, file names in a config are relative to the config file's directory, not to wherever the
+// daemon happens to be started from.
+std::shared_ptr<const Config> resolve_relative_paths(std::shared_ptr<const Config> config, const std::string& path) {
+  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  std::shared_ptr<Config> copy;
+  for (std::size_t i = 0; i < config->scrape_configs.size(); ++i) {
+    const std::string& ca = config->scrape_configs[i].tls_config.ca_file;
+    if (ca.empty() || std::filesystem::path(ca).is_absolute()) continue;
+    if (!copy) copy = std::make_shared<Config>(*config);
+    copy->scrape_configs[i].tls_config.ca_file = (dir / ca).lexically_normal().string();
+  }
+  return copy ? copy : config;
+}
+
+}  // namespace
+
 LoadResult load_file(const std::string& path) {
   const auto fail = [&](int err) {
     return std::vector<Diagnostic>{
@@ -556,7 +575,9 @@ LoadResult load_file(const std::string& path) {
   }
   // fopen succeeds on a directory; the read is what fails (EISDIR).
   if (std::ferror(f.get())) return fail(errno);
-  return load_string(bytes, path);
+  LoadResult result = load_string(bytes, path);
+  if (auto* ok = std::get_if<Loaded>(&result)) ok->config = resolve_relative_paths(std::move(ok->config), path);
+  return result;
 }
 
 }  // namespace leakwatch::config
