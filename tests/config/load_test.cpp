@@ -88,7 +88,8 @@ const std::vector<BadCase> kBadCases = {
     // unknown and duplicate keys
     {"unknown_top_key.bad.yml", {"2:1: unknown key \"scrape_config\"; allowed: global, scrape_configs"}},
     {"unknown_global_key.bad.yml",
-     {"2:3: global: unknown key \"scrape_intervall\"; allowed: scrape_interval, scrape_timeout, body_size_limit"}},
+     {"2:3: global: unknown key \"scrape_intervall\"; allowed: scrape_interval, scrape_timeout, body_size_limit, "
+      "max_frames_per_stack, max_stack_groups"}},
     {"unknown_job_key.bad.yml",
      {"3:5: job \"app\": unknown key \"target\"; allowed: job_name, scheme, profile_path, format, scrape_interval, "
       "scrape_timeout, body_size_limit, tls_config, static_configs"}},
@@ -117,6 +118,9 @@ const std::vector<BadCase> kBadCases = {
     {"body_size_invalid.bad.yml",
      {"2:20: global: body_size_limit: invalid size \"64Q\"; expected a byte count with an optional unit (B, KB, MB, "
       "GB, TB, KiB, MiB, GiB, TiB), e.g. 64MiB"}},
+    {"limits_invalid.bad.yml",
+     {"2:25: global: max_frames_per_stack: expected a whole number from 1 to 100000, got \"0\"",
+      "3:21: global: max_stack_groups: expected a whole number from 1 to 10000000, got \"1e6\""}},
     {"body_size_zero.bad.yml", {"3:22: job \"app\": body_size_limit: must be greater than 0"}},
     // job fields
     {"scheme_invalid.bad.yml", {"3:13: job \"app\": scheme: invalid value \"ftp\"; allowed: http, https"}},
@@ -263,6 +267,8 @@ TEST_CASE("every key is read", "[config]") {
   CHECK(c.global.scrape_interval == 1min);
   CHECK(c.global.scrape_timeout == 15s);
   CHECK(c.global.body_size_limit == 32ull << 20);
+  CHECK(c.global.max_frames_per_stack == 256);
+  CHECK(c.global.max_stack_groups == 5000);
   REQUIRE(c.scrape_configs.size() == 2);
 
   const ScrapeConfig& p = c.scrape_configs[0];

@@ -25,12 +25,17 @@ namespace leakwatch::config {
 namespace {
 
 constexpr std::array<std::string_view, 2> kTopKeys{"global", "scrape_configs"};
-constexpr std::array<std::string_view, 3> kGlobalKeys{"scrape_interval", "scrape_timeout", "body_size_limit"};
+constexpr std::array<std::string_view, 5> kGlobalKeys{"scrape_interval", "scrape_timeout", "body_size_limit",
+                                                      "max_frames_per_stack", "max_stack_groups"};
 constexpr std::array<std::string_view, 9> kScrapeKeys{
     "job_name",       "scheme",          "profile_path", "format",        "scrape_interval",
     "scrape_timeout", "body_size_limit", "tls_config",   "static_configs"};
 constexpr std::array<std::string_view, 3> kTlsKeys{"ca_file", "server_name", "insecure_skip_verify"};
 constexpr std::array<std::string_view, 2> kStaticKeys{"targets", "labels"};
+
+// Upper bounds for the profile limits: beyond them a limit no longer protects anything.
+constexpr std::uint64_t kMaxFramesLimit = 100'000;
+constexpr std::uint64_t kMaxGroupsLimit = 10'000'000;
 
 // Prometheus' default timeout; like Prometheus, a global interval shorter than it caps it.
 constexpr Duration kDefaultTimeout = GlobalConfig{}.scrape_timeout;
@@ -209,6 +214,25 @@ class Decoder {
     return {n, false};
   }
 
+  // A whole number in [1, max]: limits that protect the daemon from hostile profiles.
+  Read<std::uint64_t> count_field(const Entry& e, std::uint64_t max, const std::string& prefix) {
+    if (e.value.IsNull()) return {};
+    if (!expect(e, YAML::NodeType::Scalar, "a whole number", prefix)) return {std::nullopt, true};
+    const std::string& text = e.value.Scalar();
+    std::uint64_t n = 0;
+    bool ok = !text.empty() && text.size() <= 12;
+    for (char c : text) {
+      if (c < '0' || c > '9') ok = false;
+      if (ok) n = n * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    if (!ok || n == 0 || n > max) {
+      error(value_position(e), prefix + e.name + ": expected a whole number from 1 to " + std::to_string(max) +
+                                   ", got " + quote(text));
+      return {std::nullopt, true};
+    }
+    return {n, false};
+  }
+
   // Only true and false (any case): YAML 1.1's yes/no/on/off are a classic source of surprises.
   Read<bool> bool_field(const Entry& e, const std::string& prefix) {
     if (e.value.IsNull()) return {};
@@ -265,6 +289,14 @@ class Decoder {
         const Read<std::uint64_t> r = size_field(e, prefix);
         if (r.value) g.body_size_limit = *r.value;
         if (r.bad) t.body_size_limit.reset();
+      } else if (e.name == "max_frames_per_stack") {
+        if (const Read<std::uint64_t> r = count_field(e, kMaxFramesLimit, prefix); r.value) {
+          g.max_frames_per_stack = static_cast<std::size_t>(*r.value);
+        }
+      } else if (e.name == "max_stack_groups") {
+        if (const Read<std::uint64_t> r = count_field(e, kMaxGroupsLimit, prefix); r.value) {
+          g.max_stack_groups = static_cast<std::size_t>(*r.value);
+        }
       }
     }
     if (t.interval) t.interval = g.scrape_interval;

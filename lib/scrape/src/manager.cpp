@@ -55,6 +55,9 @@ std::vector<LoopSettings> plan_targets(const config::Config& config) {
         s.timeout = job.scrape_timeout;
         s.format = job.format;
         s.body_limit = job.body_size_limit;
+        s.limits.max_decompressed_bytes = job.body_size_limit;  // the limit covers the inflated profile too
+        s.limits.max_frames_per_stack = config.global.max_frames_per_stack;
+        s.limits.max_groups = config.global.max_stack_groups;
         split_host_port(target, s.endpoint.host, s.endpoint.port);
         s.endpoint.host_header = target;
         s.endpoint.path = job.profile_path + "?debug=" + std::to_string(debug_level(job.format));

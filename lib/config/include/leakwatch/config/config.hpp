@@ -3,6 +3,7 @@
 // shared_ptr<const Config>; a reload builds a new one and swaps it in only if it validated.
 
 #include "leakwatch/common/duration.hpp"
+#include "leakwatch/pprof/parser.hpp"
 #include "leakwatch/pprof/profile.hpp"
 
 #include <cstdint>
@@ -31,6 +32,10 @@ struct GlobalConfig {
   Duration scrape_interval{15'000};
   Duration scrape_timeout{10'000};
   std::uint64_t body_size_limit = 64ull << 20;  // applies to the decompressed body as well
+  // Parser limits for every profile (pprof::Limits): a deeper stack keeps its leaf-most frames, and a
+  // profile with more groups keeps the first ones; both are marked truncated.
+  std::size_t max_frames_per_stack = pprof::Limits{}.max_frames_per_stack;
+  std::size_t max_stack_groups = pprof::Limits{}.max_groups;
 };
 
 struct ScrapeConfig {

@@ -17,6 +17,7 @@ struct Limits {
   std::size_t max_frames_per_stack = 1024;
   std::size_t max_groups = 100'000;
   std::size_t max_line_bytes = 1 << 20;  // a longer line is an error, not an allocation
+  std::uint64_t max_decompressed_bytes = 256ull << 20;  // debug=0: inflating past this is an error
 
   friend bool operator==(const Limits&, const Limits&) = default;
 };
@@ -26,6 +27,12 @@ std::optional<Format> detect_format(std::string_view bytes) noexcept;
 
 // Parses a debug=1 profile ("goroutine profile: total N" followed by counted stack groups).
 common::Result<Profile> parse_debug1(std::string_view bytes, const Limits& limits = {});
+
+// Parses a debug=2 dump ("goroutine N [state]:" records), grouping goroutines by stack and labels.
+common::Result<Profile> parse_debug2(std::string_view bytes, const Limits& limits = {});
+
+// Parses a debug=0 profile: gzip-compressed profile.proto (also accepts it already inflated).
+common::Result<Profile> parse_debug0(std::string_view bytes, const Limits& limits = {});
 
 // Parses bytes in the given format; the scrape path calls this with the configured format.
 common::Result<Profile> parse(std::string_view bytes, Format format, const Limits& limits = {});

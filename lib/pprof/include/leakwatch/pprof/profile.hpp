@@ -2,7 +2,10 @@
 // The one model every goroutine-profile format is parsed into. Memory grows with distinct stacks, never
 // with goroutines: a group holds a count, not a list.
 
+#include <array>
 #include <cstdint>
+#include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -29,10 +32,59 @@ struct Frame {
 
 using Labels = std::vector<std::pair<std::string, std::string>>;  // sorted by key, as Go prints them
 
+// What the goroutines of a group are parked on, read from their leafward frames (reference section 7.4),
+// so that every format that shows those frames agrees. debug=1 hides the leading runtime.* frames, so for
+// channel and select waits it can only say `unknown`; signatures therefore never include the wait class.
+enum class WaitClass : std::uint8_t {
+  unknown,
+  chan_send,
+  chan_receive,
+  select,
+  select_no_cases,
+  sync,     // sync.Mutex, RWMutex, WaitGroup, semaphores
+  cond,     // sync.Cond.Wait
+  io_wait,  // network or pipe I/O (netpoll)
+  sleep,    // time.Sleep
+  syscall,
+  running,  // running or runnable: not parked at all
+};
+
+// A debug=2 state (wait reason or scheduler status, e.g. "chan send", "select", "running") and how many of
+// the group's goroutines were in it.
+struct StateCount {
+  std::string state;
+  std::uint64_t count = 0;
+
+  friend bool operator==(const StateCount&, const StateCount&) = default;
+};
+
+// How long a group's goroutines have been blocked (debug=2 ", N minutes"), as counts per bucket. Bucket i
+// counts goroutines with minutes <= kWaitMinuteBounds[i] (and above the previous bound); goroutines the
+// runtime shows without minutes (blocked < 1 minute, or not waiting) count as 0 minutes.
+inline constexpr std::array<std::uint32_t, 8> kWaitMinuteBounds{
+    0, 1, 5, 15, 60, 240, 1440, std::numeric_limits<std::uint32_t>::max()};
+
+struct WaitHistogram {
+  std::array<std::uint64_t, kWaitMinuteBounds.size()> counts{};
+  std::uint32_t max_minutes = 0;
+
+  friend bool operator==(const WaitHistogram&, const WaitHistogram&) = default;
+};
+
 struct StackGroup {
   std::uint64_t count = 0;
-  std::vector<Frame> frames;  // leaf first
+  // Logical frames, leaf first: inlined calls expanded (debug=1 synthetic PCs, debug=2 "(...)" frames,
+  // multi-line debug=0 locations all become one frame each), a final runtime.goexit dropped.
+  std::vector<Frame> frames;
   Labels labels;
+  std::optional<Frame> creator;   // debug=2 "created by" function and go statement location
+  std::vector<StateCount> states;  // debug=2 only, most frequent first
+  WaitHistogram wait_minutes;     // debug=2 only
+
+  // Set by classify() (signature.hpp), identical for one stack whatever format it was read from.
+  WaitClass wait_class = WaitClass::unknown;
+  std::size_t leak_site = 0;      // index into frames of the frame an alert names
+  std::uint64_t signature = 0;    // stable across samples, restarts, rebuilds and ASLR
 };
 
 struct Profile {
