@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <string>
+#include <utility>
 
 using namespace leakwatch::pprof;
 using leakwatch::pprof::test::read_testdata;
@@ -44,11 +45,17 @@ TEST_CASE("parse names a format mismatch", "[pprof]") {
   CHECK(error_of(parse(debug1, Format::debug0)) == "configured format debug0 but the body looks like debug1");
 }
 
-TEST_CASE("parse: debug0 and debug2 are not supported yet", "[pprof]") {
-  CHECK(error_of(parse(read_testdata("patterns.debug0.pb.gz"), Format::debug0)) ==
-        "format debug0 is not supported yet");
-  CHECK(error_of(parse(read_testdata("patterns.debug2.txt"), Format::debug2)) ==
-        "format debug2 is not supported yet");
+TEST_CASE("parse: every format goes to its parser and reads the same process state", "[pprof]") {
+  // The three dumps were taken from one process in one state (tests/testdata/pprof/README.md).
+  for (const auto& [file, format] : {std::pair{"patterns.debug0.pb.gz", Format::debug0},
+                                     std::pair{"patterns.debug1.txt", Format::debug1},
+                                     std::pair{"patterns.debug2.txt", Format::debug2}}) {
+    INFO(file);
+    const auto p = parse(read_testdata(file), format);
+    REQUIRE(p.has_value());
+    CHECK(p->total == 63);
+    CHECK_FALSE(p->truncated());
+  }
 }
 
 TEST_CASE("parse: unrecognised bodies get the configured parser's error", "[pprof]") {

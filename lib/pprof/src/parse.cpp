@@ -33,11 +33,12 @@ common::Result<Profile> parse(std::string_view bytes, Format format, const Limit
   switch (format) {
     case Format::debug1:
       return parse_debug1(bytes, limits);
-    case Format::debug0:
     case Format::debug2:
-      break;
+      return parse_debug2(bytes, limits);
+    case Format::debug0:
+      return parse_debug0(bytes, limits);
   }
-  return common::Error{"format " + std::string{format_name(format)} + " is not supported yet"};
+  return common::Error{"unknown profile format"};  // unreachable: the switch covers every Format
 }
 
 }  // namespace leakwatch::pprof

@@ -1,0 +1,1028 @@
+// Parser for debug=2 goroutine dumps, runtime.Stack(buf, true) (grammar: goroutine-profiles.md §3,
+// runtime/traceback.go goroutineheader / traceback2 / printcreatedby1 / printAncestorTraceback):
+//
+//   dump    = record { LF { LF } record }                       records are separated by blank lines
+//   record  = header { frame | elision | crashline } [ created ] { ancestor }
+//   header  = "goroutine " ID [ " gp=0x" HEX " m=" ... ] " [" STATUS "]" [ " {" LABELS "}" ] ":" LF
+//   frame   = FUNC "(" ARGS ")" LF TAB FILE ":" LINE [ " +0x" HEX ] [ REGS ] LF
+//           | "non-Go function at pc=0x" HEX LF                 cgo frame without a symbolizer
+//   REGS    = " fp=0x" HEX " sp=0x" HEX " pc=0x" HEX              crash dumps (GOTRACEBACK=system and up)
+//   elision = "...additional frames elided..." LF | "..." N " frames elided..." LF
+//   crashline = [ TAB ] "goroutine running on other thread; stack unavailable" LF
+//   created = "created by " FUNC [ " in goroutine " ID ] LF TAB FILE ":" LINE [ " +0x" HEX ] LF
+//   ancestor = "[originating from goroutine " ID "]:" LF { frame } [ elision ] [ created ]
+//
+// One pass over string_views into the body. A debug=2 dump has one record per goroutine (a million
+// goroutines is a 150 MB body), so the per-goroutine path must neither allocate nor copy: a record's
+// frames and labels are read into reusable scratch buffers (views into the body, label strings that
+// keep their capacity), hashed, and looked up in a map from that hash to the group index; equality is
+// verified on every hit, so a hash collision can cost time but never merge two stacks. std::strings are
+// made only when a record starts a new group. Memory therefore grows with distinct stacks.
+//
+// Decisions (the header documents the contract, these are the whys):
+// - Grouping key: the logical frames (function, file, line; leaf first) and the header labels. PCs,
+//   offsets, argument words, goroutine IDs, minutes and the creator are not part of it: they differ
+//   between goroutines of one stack. A group's creator is that of its first goroutine.
+// - States: the STATUS text with the runtime's suffixes (", N minutes", ", locked to thread",
+//   ", synctest bubble N") and markers (" (leaked)", " (scan)", " (durable)") stripped, so that
+//   "chan send" counts as "chan send" whatever flags a goroutine had. " (durable)" also ends some
+//   synctest wait reasons ("chan send (durable)"); it is stripped there too (bubbles exist only in
+//   tests). The (leaked) flag of Go 1.26+ goroutineleak debug=2 dumps is therefore not kept: the model
+//   has no place for it, and kind stays ProfileKind::goroutine (a debug=2 dump has no profile header
+//   to say which endpoint served it). A group keeps at most kMaxStatesPerGroup distinct states; more
+//   (only a hostile body could have them) are counted under kOtherStates.
+// - Minutes: ", N minutes" goes into the wait histogram, a goroutine without it counts as 0 minutes.
+// - Frames: "(...)" inlined frames are frames like any other; "panic(...)" is runtime.gopanic, the
+//   name debug=0/1 show; a final runtime.goexit is dropped; elision markers are skipped (the frames
+//   on both sides are kept); cgo "non-Go function" lines become Frame{kUnknownFunction, "", 0} as in
+//   debug=1; "[originating from goroutine N]:" ancestor blocks (GODEBUG tracebackancestors) are skipped.
+// - A stack deeper than max_frames_per_stack keeps its leaf-most frames and the profile notes it in
+//   truncation_reason (once); max_groups stops the parse with a truncation_reason; a line longer than
+//   max_line_bytes is an error.
+// - Truncation: Go cuts debug=2 at 64 MiB mid-line, and a reset connection cuts anywhere. A partial
+//   last line (no '\n') is never trusted. At a line boundary the dump itself cannot tell a complete
+//   last record from a cut one (Go ends the dump with the last record's '\n', no blank line), so the
+//   last record counts as complete only when it ends the way records end: after its "created by"
+//   location, or for goroutine 1 (never given one) after main.main or a "stack unavailable" line.
+//   Otherwise it is dropped and truncation_reason says so. (A last record whose creator the runtime
+//   hides is thus reported cut; that loses one goroutine, while trusting a cut record would invent a
+//   stack.) A record cut inside its ancestor blocks is kept: its stack and creator are whole.
+// - total is the number of goroutine records read (and grouped). debug=1 and debug=2 both leave out
+//   system goroutines (runtime.* entry points), so two dumps of one idle process agree on it (63 in
+//   tests/testdata/pprof).
+// - A body with no complete record is an error (empty, garbage, or cut inside the first record): a
+//   goroutine dump is never empty, since the goroutine writing it is in it.
+
+#include "leakwatch/pprof/parser.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace leakwatch::pprof {
+namespace {
+
+using common::Error;
+
+constexpr std::size_t kExcerptBytes = 40;
+constexpr std::size_t kMaxStatesPerGroup = 64;
+constexpr std::string_view kOtherStates = "(other states)";
+
+constexpr std::string_view kHeaderPrefix = "goroutine ";
+constexpr std::string_view kCreatedBy = "created by ";
+constexpr std::string_view kInGoroutine = " in goroutine ";
+constexpr std::string_view kAncestor = "[originating from goroutine ";
+constexpr std::string_view kNonGo = "non-Go function at pc=";
+constexpr std::string_view kStackUnavailable = "goroutine running on other thread; stack unavailable";
+constexpr std::string_view kGoexit = "runtime.goexit";
+constexpr std::string_view kMainMain = "main.main";
+
+constexpr std::string_view kHeaderSyntax = "'goroutine <id> [<status>]:'";
+constexpr std::string_view kLocationSyntax = "'\\t<file>:<line>[ +0x<offset>]'";
+
+struct Line {
+  std::string_view text;    // without '\n', a trailing '\r' and trailing blanks
+  std::size_t number = 0;   // 1-based
+  bool terminated = false;  // ended in '\n'; an unterminated last line may have been cut anywhere
+};
+
+// Splits the body into lines without copying, with memchr. It looks at no more than
+// max_line_bytes + 1 bytes per line, so an endless line is rejected after bounded work.
+class LineReader {
+ public:
+  enum class Status { line, end, too_long };
+
+  LineReader(std::string_view bytes, std::size_t max_line_bytes) noexcept
+      : data_(bytes.data()), size_(bytes.size()), max_line_bytes_(max_line_bytes) {}
+
+  Status next(Line& line) noexcept {
+    if (pos_ == size_) {
+      return Status::end;
+    }
+    ++number_;
+    const char* start = data_ + pos_;
+    const std::size_t left = size_ - pos_;
+    // max_line_bytes_ < left here, so + 1 cannot overflow.
+    const std::size_t window = max_line_bytes_ < left ? max_line_bytes_ + 1 : left;
+    const void* nl = std::memchr(start, '\n', window);
+    std::size_t length = 0;
+    if (nl == nullptr) {
+      if (left > max_line_bytes_) {
+        return Status::too_long;
+      }
+      length = left;
+      pos_ = size_;
+      line.terminated = false;
+    } else {
+      length = static_cast<std::size_t>(static_cast<const char*>(nl) - start);
+      pos_ += length + 1;
+      line.terminated = true;
+    }
+    // Go writes no '\r' and no trailing blanks, but bodies that went through other tools may have them.
+    while (length > 0 &&
+           (start[length - 1] == '\r' || start[length - 1] == ' ' || start[length - 1] == '\t')) {
+      --length;
+    }
+    line.text = std::string_view(start, length);
+    line.number = number_;
+    return Status::line;
+  }
+
+  std::size_t number() const noexcept { return number_; }
+
+ private:
+  const char* data_;
+  std::size_t size_;
+  std::size_t max_line_bytes_;
+  std::size_t pos_ = 0;
+  std::size_t number_ = 0;
+};
+
+constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+
+constexpr int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// By value, unlike consume(), for the per-line path (see run()).
+bool has_prefix(std::string_view s, std::string_view prefix) noexcept {
+  return s.size() >= prefix.size() && std::memcmp(s.data(), prefix.data(), prefix.size()) == 0;
+}
+
+// operator== on views compiles to an out-of-line call here (GCC 12 stops inlining in the big parser).
+bool equals(std::string_view a, std::string_view b) noexcept {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
+}
+
+bool consume(std::string_view& s, std::string_view prefix) noexcept {
+  if (!s.starts_with(prefix)) {
+    return false;
+  }
+  s.remove_prefix(prefix.size());
+  return true;
+}
+
+bool consume_suffix(std::string_view& s, std::string_view suffix) noexcept {
+  if (!s.ends_with(suffix)) {
+    return false;
+  }
+  s.remove_suffix(suffix.size());
+  return true;
+}
+
+bool skip_digits(std::string_view& s) noexcept {
+  std::size_t n = 0;
+  while (n < s.size() && is_digit(s[n])) {
+    ++n;
+  }
+  s.remove_prefix(n);
+  return n > 0;
+}
+
+// Strips `prefix` followed by decimal digits from the end of `s` and returns the digits; nullopt (and
+// `s` unchanged) when `s` does not end that way.
+std::optional<std::string_view> strip_number_suffix(std::string_view& s, std::string_view prefix) noexcept {
+  std::size_t i = s.size();
+  while (i > 0 && is_digit(s[i - 1])) {
+    --i;
+  }
+  if (i == s.size() || i < prefix.size() || s.substr(i - prefix.size(), prefix.size()) != prefix) {
+    return std::nullopt;
+  }
+  const std::string_view digits = s.substr(i);
+  s = s.substr(0, i - prefix.size());
+  return digits;
+}
+
+// Decimal digits, saturating at `max` (minutes never matter beyond that, and the digits may be many).
+std::uint64_t saturating_number(std::string_view digits, std::uint64_t max) noexcept {
+  std::uint64_t value = 0;
+  for (const char c : digits) {
+    value = value * 10 + static_cast<std::uint64_t>(c - '0');
+    if (value >= max) {
+      return max;
+    }
+  }
+  return value;
+}
+
+// A short, printable quote of the offending line for error messages (which end up in logs).
+std::string excerpt(std::string_view text) {
+  constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (const char c : text.substr(0, kExcerptBytes)) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u >= 0x20 && u < 0x7f) {
+      out += c;
+    } else if (c == '\t') {
+      out += "\\t";
+    } else {
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 0xf];
+    }
+  }
+  out += text.size() > kExcerptBytes ? "\"..." : "\"";
+  return out;
+}
+
+Error line_error(std::size_t number, std::string_view what) {
+  return Error{"line " + std::to_string(number) + ": " + std::string{what}};
+}
+
+// Takes the line's parts by value: a Line whose address escapes would live in memory, and the hot
+// loop would pay a store-forwarding stall for every line it reads.
+Error expected_error(std::size_t number, std::string_view text, std::string_view what) {
+  return Error{"line " + std::to_string(number) + ": expected " + std::string{what} + ", got " +
+               excerpt(text)};
+}
+
+void add_reason(std::string& reasons, std::string_view reason) {
+  if (!reasons.empty()) {
+    reasons += "; ";
+  }
+  reasons += reason;
+}
+
+void append_utf8(std::string& out, std::uint32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xc0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xe0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  } else {
+    out += static_cast<char>(0xf0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  }
+}
+
+bool take_hex_digits(std::string_view& s, std::size_t digits, std::uint32_t& out) noexcept {
+  if (s.size() < digits) {
+    return false;
+  }
+  std::uint32_t value = 0;
+  for (std::size_t i = 0; i < digits; ++i) {
+    const int h = hex_value(s[i]);
+    if (h < 0) {
+      return false;
+    }
+    value = value * 16 + static_cast<std::uint32_t>(h);
+  }
+  s.remove_prefix(digits);
+  out = value;
+  return true;
+}
+
+// Decodes one runtime-quoted string (runtime/print.go printquoted: \n \r \t \\ \" escaped, other ASCII
+// controls and invalid UTF-8 bytes as \xNN, non-ASCII runes as \uNNNN or \UNNNNNNNN) into raw bytes,
+// reusing out's capacity. Returns what is wrong, or nullptr.
+const char* take_quoted(std::string_view& s, std::string& out) {
+  out.clear();
+  if (!consume(s, "\"")) {
+    return "expected '\"'";
+  }
+  while (true) {
+    const std::size_t special = s.find_first_of("\"\\");
+    if (special == std::string_view::npos) {
+      return "unterminated quoted string";
+    }
+    out.append(s.substr(0, special));
+    const char c = s[special];
+    s.remove_prefix(special + 1);
+    if (c == '"') {
+      return nullptr;
+    }
+    if (s.empty()) {
+      return "unterminated quoted string";
+    }
+    const char e = s.front();
+    s.remove_prefix(1);
+    std::uint32_t value = 0;
+    switch (e) {
+      case 'n':
+        out += '\n';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case '\\':
+        out += '\\';
+        break;
+      case '"':
+        out += '"';
+        break;
+      case 'x':
+        if (!take_hex_digits(s, 2, value)) {
+          return "invalid \\x escape";
+        }
+        out += static_cast<char>(value);
+        break;
+      case 'u':
+      case 'U':
+        if (!take_hex_digits(s, e == 'u' ? 4 : 8, value) || value > 0x10ffff ||
+            (value >= 0xd800 && value <= 0xdfff)) {
+          return "invalid \\u or \\U escape";
+        }
+        append_utf8(out, value);
+        break;
+      default:
+        return "unknown escape";
+    }
+  }
+}
+
+// A bare label key or value: the runtime prints [A-Za-z0-9./_]* unquoted. Anything up to the next
+// separator is accepted, so a future widening of that set still parses.
+bool is_bare(char c) noexcept {
+  return static_cast<unsigned char>(c) > 0x20 && c != ',' && c != ':' && c != '"' && c != '{' && c != '}';
+}
+
+const char* take_label_token(std::string_view& s, std::string& out) {
+  if (!s.empty() && s.front() == '"') {
+    return take_quoted(s, out);
+  }
+  std::size_t n = 0;
+  while (n < s.size() && is_bare(s[n])) {
+    ++n;
+  }
+  out.assign(s.data(), n);  // reuses out's capacity
+  s.remove_prefix(n);
+  return nullptr;
+}
+
+// A 64-bit hash that reads 16 bytes per step in two independent lanes (FNV would cost a dependent
+// multiply per byte, too slow for a dump of a million records). It only groups records within one
+// parse; common::stable_hash is for keys that must be stable.
+constexpr std::uint64_t kHashMul = 0x9e3779b97f4a7c15ull;
+constexpr std::uint64_t kHashMul2 = 0xc2b2ae3d27d4eb4full;
+
+std::uint64_t hash_mix(std::uint64_t h, std::uint64_t w) noexcept {
+  h = (h ^ w) * kHashMul;
+  return h ^ (h >> 32);
+}
+
+std::uint64_t load64(const char* p) noexcept {
+  std::uint64_t w = 0;
+  std::memcpy(&w, p, 8);
+  return w;
+}
+
+std::uint64_t hash_bytes(std::string_view s, std::uint64_t h) noexcept {
+  const char* p = s.data();
+  std::size_t n = s.size();
+  std::uint64_t a = h;
+  std::uint64_t b = h ^ kHashMul2;
+  while (n >= 16) {
+    a = hash_mix(a, load64(p));
+    b = (b ^ load64(p + 8)) * kHashMul2;
+    b ^= b >> 29;
+    p += 16;
+    n -= 16;
+  }
+  std::uint64_t w = 0;
+  if (n >= 8) {
+    // The last 8 bytes, overlapping what the loop read; the length below tells the cases apart.
+    a = hash_mix(a, load64(p));
+    w = load64(s.data() + s.size() - 8);
+  } else if (n > 0) {
+    std::memcpy(&w, p, n);
+  }
+  // The length keeps "ab"+"c" and "a"+"bc" apart.
+  return hash_mix(a ^ (b * kHashMul), w ^ (static_cast<std::uint64_t>(s.size()) << 56));
+}
+
+struct FrameView {
+  std::string_view function;  // kUnknownFunction for a cgo frame
+  std::string_view file;
+  std::uint32_t line = 0;
+};
+
+constexpr std::array<bool, 256> kIsHex = [] {
+  std::array<bool, 256> table{};
+  for (int c = 0; c < 256; ++c) {
+    table[static_cast<std::size_t>(c)] = hex_value(static_cast<char>(c)) >= 0;
+  }
+  return table;
+}();
+
+// The location line after a function or "created by" line:
+// TAB FILE ":" LINE [ " +0x" HEX ] [ " fp=0x" HEX " sp=0x" HEX " pc=0x" HEX ]. FILE may hold spaces and
+// colons, so everything is taken from the right, in one backward pass of plain byte tests: this runs
+// for every frame of every goroutine.
+bool parse_location(std::string_view text, FrameView& frame) noexcept {
+  if (text.empty() || text.front() != '\t') {
+    return false;
+  }
+  const char* b = text.data();
+  std::size_t end = text.size();
+  const auto hex_start = [b](std::size_t i) noexcept {
+    while (i > 1 && kIsHex[static_cast<unsigned char>(b[i - 1])]) {
+      --i;
+    }
+    return i;
+  };
+  std::size_t i = hex_start(end);
+  // Crash dumps (GOTRACEBACK=system and up) add the frame's registers " fp=0x.. sp=0x.. pc=0x..".
+  for (int registers = 0; registers < 3 && i < end && i >= 7 && b[i - 1] == 'x' && b[i - 2] == '0' &&
+                          b[i - 3] == '=' && b[i - 6] == ' ';
+       ++registers) {
+    end = i - 6;
+    i = hex_start(end);
+  }
+  // " +0x<offset>" is absent on inlined frames and on functions stopped at their first instruction.
+  if (i < end && i >= 5 && b[i - 1] == 'x' && b[i - 2] == '0' && b[i - 3] == '+' && b[i - 4] == ' ') {
+    end = i - 4;
+  }
+  std::size_t colon = end;
+  while (colon > 1 && is_digit(b[colon - 1])) {
+    --colon;
+  }
+  // 1 to 10 digits (uint32), after a ':' that follows a non-empty file.
+  if (colon == end || end - colon > 10 || colon < 3 || b[colon - 1] != ':') {
+    return false;
+  }
+  std::uint64_t line = 0;
+  for (std::size_t k = colon; k < end; ++k) {
+    line = line * 10 + static_cast<std::uint64_t>(b[k] - '0');
+  }
+  if (line > std::numeric_limits<std::uint32_t>::max()) {
+    return false;
+  }
+  frame.file = std::string_view(b + 1, colon - 2);
+  frame.line = static_cast<std::uint32_t>(line);
+  return true;
+}
+
+// FUNC "(" ARGS ")": the arguments (hex words, '?', '{', '}', "...", '_', ", ") hold no parentheses,
+// while the name may ("sync.(*Mutex).Lock"), so the '(' that opens them is the last one.
+bool parse_function(std::string_view text, std::string_view& function) noexcept {
+  if (text.size() < 3 || text.back() != ')') {
+    return false;
+  }
+  // memrchr (glibc) rather than rfind: argument lists run to dozens of bytes, rfind goes byte by byte.
+  const void* found = ::memrchr(text.data(), '(', text.size() - 1);
+  if (found == nullptr || found == text.data()) {
+    return false;
+  }
+  function = text.substr(0, static_cast<std::size_t>(static_cast<const char*>(found) - text.data()));
+  if (function == "panic") {
+    function = "runtime.gopanic";  // printFuncName's only rename
+  }
+  return true;
+}
+
+bool is_elision(std::string_view text) noexcept {
+  return text.size() > 12 && has_prefix(text, "...") && text.substr(text.size() - 9) == "elided...";
+}
+
+std::size_t wait_bucket(std::uint32_t minutes) noexcept {
+  std::size_t i = 0;
+  while (i + 1 < kWaitMinuteBounds.size() && minutes > kWaitMinuteBounds[i]) {
+    ++i;
+  }
+  return i;
+}
+
+// Everything read from one goroutine record, as views into the body. Reused for every record: the
+// vectors and label strings keep their capacity, so a record allocates nothing once they are warm.
+struct Record {
+  std::size_t line = 0;  // of the header
+  std::string_view state;
+  std::uint32_t minutes = 0;
+  bool main_goroutine = false;    // goroutine 1, the only one printed without "created by"
+  std::vector<FrameView> frames;  // at most max_frames_per_stack, leaf first
+  std::size_t dropped_frames = 0;
+  std::string_view last_function;  // of the last frame read, kept or not
+  Labels labels;                   // the first label_count entries are this record's
+  std::size_t label_count = 0;
+  FrameView creator;
+  bool has_creator = false;
+  bool stack_unavailable = false;
+  FrameView pending;  // a function line waiting for its location line
+
+  void reset(std::size_t header_line) noexcept {
+    line = header_line;
+    state = {};
+    minutes = 0;
+    main_goroutine = false;
+    frames.clear();
+    dropped_frames = 0;
+    last_function = {};
+    label_count = 0;
+    creator = {};
+    has_creator = false;
+    stack_unavailable = false;
+  }
+};
+
+class Parser {
+ public:
+  Parser(std::string_view bytes, const Limits& limits)
+      : reader_(bytes, limits.max_line_bytes), limits_(limits) {}
+
+  common::Result<Profile> run();
+
+ private:
+  enum class Phase {
+    between,           // before the first record or after a blank line: a header or more blank lines
+    frames,            // after the header or a frame: frames, "created by", elisions, crash lines, blank
+    location,          // after a function line: its location line
+    creator_location,  // after "created by": its location line
+    after_creator,     // the record's end: blank, or ancestors
+    ancestors,         // inside "[originating from goroutine N]:" blocks: skipped up to the blank line
+  };
+  enum class Close { ok, stopped };
+
+  std::optional<Error> parse_header(std::string_view text, std::size_t number);
+  const char* parse_labels(std::string_view s);
+  bool other_line(std::string_view text, std::size_t number, Phase& phase, std::optional<Error>& error);
+  void add_frame(const FrameView& frame);
+  bool complete_at_end() const noexcept;
+  Close close_record();
+  std::uint64_t record_hash() const noexcept;
+  bool record_equals(const StackGroup& group) const noexcept;
+  void add_state(StackGroup& group) const;
+  StackGroup make_group() const;
+
+  LineReader reader_;
+  const Limits& limits_;
+  Profile profile_;
+  Record record_;
+  std::unordered_map<std::uint64_t, std::uint32_t> index_;  // record hash (probed on collision) -> group
+  bool frames_capped_ = false;
+  // The body comes from an untrusted endpoint: a hash it could predict would let it send thousands of
+  // distinct stacks with one hash, each probing past all the others. Seeding with an address that
+  // ASLR randomizes makes that guesswork; the groups found do not depend on the seed.
+  const std::uint64_t seed_ = hash_mix(0x6c65616b77617463ull, reinterpret_cast<std::uintptr_t>(this));
+};
+
+std::optional<Error> Parser::parse_header(const std::string_view text, const std::size_t number) {
+  std::string_view s = text;
+  if (!consume(s, kHeaderPrefix)) {
+    return expected_error(number, text, kHeaderSyntax);
+  }
+  record_.main_goroutine = s.starts_with("1") && (s.size() == 1 || !is_digit(s[1]));
+  if (!skip_digits(s)) {
+    return expected_error(number, text, kHeaderSyntax);
+  }
+  // STATUS is the text between the first '[' and the first ']' (it never holds ']'; quoted labels
+  // after it may). Between the ID and '[': " ", or crash dumps' " gp=0x.. m=.. [mp=0x..] ".
+  const std::size_t open = s.find('[');
+  if (open == std::string_view::npos) {
+    return expected_error(number, text, kHeaderSyntax);
+  }
+  const std::string_view between = s.substr(0, open);
+  if (between != " " && !(between.starts_with(" gp=") && between.ends_with(' '))) {
+    return expected_error(number, text, kHeaderSyntax);
+  }
+  s.remove_prefix(open + 1);
+  const std::size_t close = s.find(']');
+  if (close == std::string_view::npos) {
+    return expected_error(number, text, kHeaderSyntax);
+  }
+  std::string_view status = s.substr(0, close);
+  std::string_view rest = s.substr(close + 1);
+  if (!consume_suffix(rest, ":")) {
+    return expected_error(number, text, kHeaderSyntax);
+  }
+  if (!rest.empty()) {
+    // Go 1.27 header labels: " {key: value, "quoted key": "v"}".
+    if (!consume(rest, " {") || !consume_suffix(rest, "}")) {
+      return expected_error(number, text, "'goroutine <id> [<status>] {<key>: <value>, ...}:'");
+    }
+    if (const char* why = parse_labels(rest)) {
+      return line_error(number, std::string{"bad labels: "} + why);
+    }
+  }
+
+  // The runtime appends, in this order: markers, ", N minutes", ", locked to thread",
+  // ", synctest bubble N"; strip them from the right. The last byte says which can be there, which
+  // spares the common "[chan receive]" all the comparisons.
+  if (!status.empty() && is_digit(status.back())) {
+    strip_number_suffix(status, ", synctest bubble ");
+  }
+  if (status.ends_with('d')) {
+    consume_suffix(status, ", locked to thread");
+  }
+  if (std::string_view minutes_part = status; consume_suffix(minutes_part, " minutes")) {
+    if (const auto digits = strip_number_suffix(minutes_part, ", ")) {
+      record_.minutes =
+          static_cast<std::uint32_t>(saturating_number(*digits, std::numeric_limits<std::uint32_t>::max()));
+      status = minutes_part;
+    }
+  }
+  while (status.ends_with(')') &&
+         (consume_suffix(status, " (durable)") || consume_suffix(status, " (scan)") ||
+          consume_suffix(status, " (leaked)"))) {
+  }
+  if (status.empty()) {
+    return expected_error(number, text, "a status in 'goroutine <id> [<status>]:'");
+  }
+  record_.state = status;
+  return std::nullopt;
+}
+
+// `s` is the text between " {" and the closing '}'.
+const char* Parser::parse_labels(std::string_view s) {
+  Labels& labels = record_.labels;
+  std::size_t& n = record_.label_count;
+  while (!s.empty()) {
+    if (labels.size() == n) {
+      labels.emplace_back();
+    }
+    auto& [key, value] = labels[n];
+    if (const char* why = take_label_token(s, key)) {
+      return why;
+    }
+    if (!consume(s, ": ") && !consume(s, ":")) {
+      return "expected ': ' after a label key";
+    }
+    if (const char* why = take_label_token(s, value)) {  // may be empty: "{k: }"
+      return why;
+    }
+    ++n;
+    if (s.empty()) {
+      break;
+    }
+    if (!consume(s, ",")) {
+      return "expected ', ' between labels";
+    }
+    while (consume(s, " ")) {
+    }
+    if (s.empty()) {
+      return "trailing ',' in labels";
+    }
+  }
+  // The runtime prints them sorted by key; the model promises that order whatever the input did.
+  const auto end = labels.begin() + static_cast<std::ptrdiff_t>(n);
+  if (!std::is_sorted(labels.begin(), end)) {
+    std::sort(labels.begin(), end);
+  }
+  return nullptr;
+}
+
+// A line inside a record that is not a function line (phase frames or after_creator): ancestors,
+// "created by", elision markers, cgo frames, crash lines. False if `text` is none of them, that is a
+// function line. Kept out of line: see run().
+[[gnu::noinline]] bool Parser::other_line(const std::string_view text, const std::size_t number, Phase& phase,
+                                          std::optional<Error>& error) {
+  if (has_prefix(text, kAncestor)) {
+    phase = Phase::ancestors;
+    return true;
+  }
+  if (phase == Phase::after_creator) {
+    error = expected_error(number, text,
+                           "the blank line ending the goroutine record at line " +
+                               std::to_string(record_.line) + " or '[originating from goroutine <id>]:'");
+    return true;
+  }
+  if (has_prefix(text, kCreatedBy)) {
+    // "created by FUNC[ in goroutine N]": the name holds no parentheses here (no arguments).
+    std::string_view function = text.substr(kCreatedBy.size());
+    strip_number_suffix(function, kInGoroutine);
+    if (function.empty()) {
+      error = expected_error(number, text, "'created by <function>'");
+      return true;
+    }
+    record_.creator.function = function;
+    phase = Phase::creator_location;
+    return true;
+  }
+  if (is_elision(text)) {
+    return true;
+  }
+  if (has_prefix(text, kNonGo)) {
+    add_frame(FrameView{kUnknownFunction, {}, 0});
+    return true;
+  }
+  if (text == kStackUnavailable || text.substr(1) == kStackUnavailable) {
+    record_.stack_unavailable = true;
+    return true;
+  }
+  if (text.front() == '\t') {
+    error = expected_error(number, text, "a function line '<function>(<args>)' before this location line");
+    return true;
+  }
+  return false;
+}
+
+void Parser::add_frame(const FrameView& frame) {
+  record_.last_function = frame.function;
+  if (record_.frames.size() >= limits_.max_frames_per_stack) {
+    ++record_.dropped_frames;
+    return;
+  }
+  record_.frames.push_back(frame);
+}
+
+// Whether a record the body ends in (at a line boundary) ends the way complete records end: every
+// goroutine but the main one gets a "created by" after its frames (after runtime.goexit too, when
+// that is printed), and the main goroutine's outermost shown frame is main.main.
+bool Parser::complete_at_end() const noexcept {
+  if (record_.has_creator) {
+    return true;
+  }
+  if (!record_.main_goroutine) {
+    return false;
+  }
+  return record_.stack_unavailable || (record_.dropped_frames == 0 && !record_.frames.empty() &&
+                                       record_.frames.back().function == kMainMain);
+}
+
+std::uint64_t Parser::record_hash() const noexcept {
+  std::uint64_t h = hash_mix(seed_, record_.frames.size());
+  for (const FrameView& f : record_.frames) {
+    h = hash_bytes(f.function, h);
+    h = hash_bytes(f.file, h);
+    h = hash_mix(h, f.line);
+  }
+  h = hash_mix(h, record_.label_count);
+  for (std::size_t i = 0; i < record_.label_count; ++i) {
+    h = hash_bytes(record_.labels[i].first, h);
+    h = hash_bytes(record_.labels[i].second, h);
+  }
+  return h;
+}
+
+bool Parser::record_equals(const StackGroup& group) const noexcept {
+  if (group.frames.size() != record_.frames.size() || group.labels.size() != record_.label_count) {
+    return false;
+  }
+  for (std::size_t i = 0; i < record_.frames.size(); ++i) {
+    const FrameView& a = record_.frames[i];
+    const Frame& b = group.frames[i];
+    if (a.line != b.line || !equals(a.function, b.function) || !equals(a.file, b.file)) {
+      return false;
+    }
+  }
+  for (std::size_t i = 0; i < record_.label_count; ++i) {
+    if (record_.labels[i] != group.labels[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void Parser::add_state(StackGroup& group) const {
+  ++group.wait_minutes.counts[wait_bucket(record_.minutes)];
+  group.wait_minutes.max_minutes = std::max(group.wait_minutes.max_minutes, record_.minutes);
+  for (StateCount& s : group.states) {
+    if (equals(s.state, record_.state)) {
+      ++s.count;
+      return;
+    }
+  }
+  if (group.states.size() < kMaxStatesPerGroup) {
+    group.states.push_back(StateCount{std::string{record_.state}, 1});
+    return;
+  }
+  // Only reached with kMaxStatesPerGroup distinct states, one of which may already be kOtherStates.
+  for (StateCount& s : group.states) {
+    if (s.state == kOtherStates) {
+      ++s.count;
+      return;
+    }
+  }
+  group.states.push_back(StateCount{std::string{kOtherStates}, 1});
+}
+
+StackGroup Parser::make_group() const {
+  StackGroup group;
+  group.frames.reserve(record_.frames.size());
+  for (const FrameView& f : record_.frames) {
+    group.frames.push_back(Frame{std::string{f.function}, std::string{f.file}, f.line});
+  }
+  group.labels.assign(record_.labels.begin(),
+                      record_.labels.begin() + static_cast<std::ptrdiff_t>(record_.label_count));
+  if (record_.has_creator) {
+    group.creator =
+        Frame{std::string{record_.creator.function}, std::string{record_.creator.file}, record_.creator.line};
+  }
+  return group;
+}
+
+Parser::Close Parser::close_record() {
+  if (equals(record_.last_function, kGoexit)) {
+    // A final runtime.goexit is not part of the logical stack (debug=1/0 drop it too).
+    if (record_.dropped_frames > 0) {
+      --record_.dropped_frames;
+    } else {
+      record_.frames.pop_back();
+    }
+  }
+  if (record_.dropped_frames > 0 && !frames_capped_) {
+    frames_capped_ = true;
+    add_reason(profile_.truncation_reason, "the goroutine record at line " + std::to_string(record_.line) +
+                                               " has more than max_frames_per_stack (" +
+                                               std::to_string(limits_.max_frames_per_stack) +
+                                               ") frames; kept the leaf-most ones");
+  }
+
+  std::uint64_t key = record_hash();
+  std::uint32_t index = 0;
+  while (true) {
+    const auto it = index_.find(key);
+    if (it == index_.end()) {
+      if (profile_.groups.size() >= limits_.max_groups) {
+        add_reason(profile_.truncation_reason,
+                   "stopped at max_groups (" + std::to_string(limits_.max_groups) +
+                       "): the goroutine record at line " + std::to_string(record_.line) +
+                       " and any after it were not read");
+        return Close::stopped;
+      }
+      index = static_cast<std::uint32_t>(profile_.groups.size());
+      profile_.groups.push_back(make_group());
+      index_.emplace(key, index);
+      break;
+    }
+    if (record_equals(profile_.groups[it->second])) {
+      index = it->second;
+      break;
+    }
+    ++key;  // a different stack with the same hash: probe the next key
+  }
+  StackGroup& group = profile_.groups[index];
+  ++group.count;
+  add_state(group);
+  ++profile_.total;
+  return Close::ok;
+}
+
+common::Result<Profile> Parser::run() {
+  Line line;
+  Phase phase = Phase::between;
+  bool cut = false;      // the body ended inside a record
+  bool stopped = false;  // max_groups reached
+  std::size_t first_line = 0;
+
+  while (true) {
+    const auto status = reader_.next(line);
+    if (status == LineReader::Status::end) {
+      break;
+    }
+    if (status == LineReader::Status::too_long) {
+      return line_error(reader_.number(),
+                        "longer than max_line_bytes (" + std::to_string(limits_.max_line_bytes) + ")");
+    }
+    if (!line.terminated) {
+      if (line.text.empty()) {
+        break;  // only a "\r" (or blanks) after the last '\n': nothing was cut
+      }
+      // A partial line may be cut anywhere ("main.go:16" of "main.go:166"), so its record is dropped.
+      // Only a line that could not even start a header is an error: a garbage body without a newline.
+      if (phase == Phase::between) {
+        std::string_view s = line.text;
+        const bool header_start =
+            kHeaderPrefix.starts_with(s) || (consume(s, kHeaderPrefix) && !s.empty() && is_digit(s.front()));
+        if (!header_start) {
+          return expected_error(line.number, line.text, kHeaderSyntax);
+        }
+        record_.reset(line.number);
+      } else if (phase == Phase::after_creator || phase == Phase::ancestors) {
+        // The stack and its creator are whole; only ancestors, which the model leaves out, were cut.
+        stopped = close_record() == Close::stopped;
+      }
+      cut = !stopped;
+      phase = Phase::between;
+      break;
+    }
+
+    switch (phase) {
+      case Phase::between:
+        if (line.text.empty()) {
+          continue;  // Go writes one blank line between records; tolerate more, and leading ones
+        }
+        record_.reset(line.number);
+        if (first_line == 0) {
+          first_line = line.number;
+        }
+        if (auto error = parse_header(line.text, line.number)) {
+          return std::move(*error);
+        }
+        phase = Phase::frames;
+        continue;
+      case Phase::location:
+        if (!parse_location(line.text, record_.pending)) {
+          return expected_error(line.number, line.text, kLocationSyntax);
+        }
+        add_frame(record_.pending);
+        phase = Phase::frames;
+        continue;
+      case Phase::creator_location:
+        if (!parse_location(line.text, record_.creator)) {
+          return expected_error(line.number, line.text, kLocationSyntax);
+        }
+        record_.has_creator = true;
+        phase = Phase::after_creator;
+        continue;
+      case Phase::frames:
+      case Phase::after_creator:
+      case Phase::ancestors:
+        break;
+    }
+
+    // Never modified and never passed by reference: a view whose address is taken lives in memory,
+    // and reading it back right after it was written costs a store-forwarding stall on every line.
+    const std::string_view text = line.text;
+    if (text.empty()) {
+      phase = Phase::between;
+      if (close_record() == Close::stopped) {
+        stopped = true;
+        break;
+      }
+      continue;
+    }
+    if (phase == Phase::ancestors) {
+      continue;
+    }
+    // Most lines are function lines; the rarer kinds start with one of a few bytes, and are handled
+    // out of line so that `text` stays in registers here.
+    const char first = text.front();
+    if (phase == Phase::after_creator || first == '[' || first == 'c' || first == '.' || first == 'n' ||
+        first == 'g' || first == '\t') {
+      std::optional<Error> error;
+      if (other_line(text, line.number, phase, error)) {
+        if (error) {
+          return std::move(*error);
+        }
+        continue;
+      }
+    }
+    if (!parse_function(text, record_.pending.function)) {
+      return expected_error(line.number, line.text,
+                            "a frame '<function>(<args>)', 'created by <function>' or the blank line "
+                            "ending the goroutine record at line " +
+                                std::to_string(record_.line));
+    }
+    phase = Phase::location;
+  }
+
+  if (!stopped && phase != Phase::between) {
+    // The body ends (at a line boundary) inside a record: Go ends a dump with the last record's '\n'.
+    if ((phase == Phase::frames || phase == Phase::after_creator || phase == Phase::ancestors) &&
+        complete_at_end()) {
+      stopped = close_record() == Close::stopped;
+    } else {
+      cut = true;
+    }
+  }
+  if (cut) {
+    if (profile_.total == 0 && profile_.groups.empty()) {
+      if (first_line == 0) {
+        first_line = record_.line;
+      }
+      return line_error(reader_.number(), "body ends inside the first goroutine record (starting at line " +
+                                              std::to_string(first_line) + ")");
+    }
+    add_reason(profile_.truncation_reason,
+               "body ends inside the goroutine record starting at line " + std::to_string(record_.line));
+  }
+  if (profile_.total == 0 && !stopped) {
+    if (reader_.number() == 0) {
+      return line_error(1, "empty body, expected " + std::string{kHeaderSyntax});
+    }
+    return line_error(reader_.number(), "no goroutine record, expected " + std::string{kHeaderSyntax});
+  }
+
+  // Most goroutines first; ties keep the order of first appearance.
+  std::stable_sort(profile_.groups.begin(), profile_.groups.end(),
+                   [](const StackGroup& a, const StackGroup& b) { return a.count > b.count; });
+  for (StackGroup& group : profile_.groups) {
+    std::stable_sort(group.states.begin(), group.states.end(),
+                     [](const StateCount& a, const StateCount& b) { return a.count > b.count; });
+  }
+  return std::move(profile_);
+}
+
+}  // namespace
+
+common::Result<Profile> parse_debug2(std::string_view bytes, const Limits& limits) {
+  Parser parser(bytes, limits);
+  return parser.run();
+}
+
+}  // namespace leakwatch::pprof
