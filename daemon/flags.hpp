@@ -8,12 +8,16 @@
 namespace leakwatch::daemon {
 
 struct Flags {
-  std::string command;  // "" (run the daemon), "check-config"
+  std::string command;  // "" (run the daemon), "check-config", "analyze"
   std::vector<std::string> args;  // the subcommand's positional arguments
   std::string config_file = "config/leakwatch.yml";
   std::string listen_address = ":9863";
   std::string log_level = "info";
   std::string log_format = "logfmt";
+  // analyze only
+  std::string format = "auto";  // auto, debug0, debug1, debug2
+  bool json = false;
+  bool stacks = false;
   bool help = false;
   bool version = false;
 };

@@ -3,13 +3,17 @@
 #include "flags.hpp"
 #include "serve.hpp"
 
+#include "leakwatch/analyze/analyze.hpp"
 #include "leakwatch/common/log.hpp"
 #include "leakwatch/common/version.hpp"
 #include "leakwatch/config/load.hpp"
 
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 namespace leakwatch::daemon {
 namespace {
@@ -32,6 +36,16 @@ int check_config(const std::vector<std::string>& paths) {
               << " static targets)\n";
   }
   return rc;
+}
+
+int run_analyze(const Flags& flags) {
+  analyze::Options options;
+  options.source = flags.args.front();
+  analyze::parse_format_option(flags.format, options.format);  // parse_flags checked the name
+  options.json = flags.json;
+  options.stacks = flags.stacks;
+  options.color = !flags.json && ::isatty(STDOUT_FILENO) == 1 && std::getenv("NO_COLOR") == nullptr;
+  return analyze::run(options, std::cin, std::cout, std::cerr);
 }
 
 int run(int argc, char** argv) {
@@ -59,6 +73,7 @@ int run(int argc, char** argv) {
   }
   common::setup_logging(*level, *format);
   if (flags->command == "check-config") return check_config(flags->args);
+  if (flags->command == "analyze") return run_analyze(*flags);
   return serve(*flags);
 }
 
