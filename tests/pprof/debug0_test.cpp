@@ -422,13 +422,14 @@ TEST_CASE("debug0: ids may be sparse or out of order", "[pprof][debug0]") {
 }
 
 TEST_CASE("debug0: negative and absurd counts", "[pprof][debug0]") {
-  CHECK(parse_error(basic().sample({3}, -1).gz()).ends_with(
-      ": negative count -1 (a delta profile from ?seconds=N is not a goroutine snapshot)"));
+  CHECK(parse_error(basic().sample({3}, -1).gz())
+            .ends_with(": negative count -1 (a delta profile from ?seconds=N is not a goroutine snapshot)"));
   CHECK(parse_error(basic().sample({3}, (std::int64_t{1} << 40) + 1).gz()).ends_with(": count exceeds 2^40"));
   CHECK(parse_ok(basic().sample({3}, std::int64_t{1} << 40).gz()).total == std::uint64_t{1} << 40);
   CHECK(parse_error(basic().sample({3}, std::int64_t{1} << 40).sample({5}, 1).gz())
             .ends_with(": total goroutine count exceeds 2^40"));
-  CHECK(parse_error(basic().raw_sample(Proto{}.packed(1, {3})).gz()).ends_with(": no value (the goroutine count)"));
+  CHECK(parse_error(basic().raw_sample(Proto{}.packed(1, {3})).gz())
+            .ends_with(": no value (the goroutine count)"));
   // A zero count is kept (it adds nothing to the total).
   const Profile zero = parse_ok(basic().sample({3}, 0).gz());
   REQUIRE(zero.groups.size() == 1);
@@ -453,7 +454,8 @@ TEST_CASE("debug0: references to undefined records name them", "[pprof][debug0]"
     CHECK(e.starts_with("function 1: name string index 99 is out of range (the string table has "));
     Builder sample_type;
     sample_type.body() = Proto{}.message(1, Proto{}.varint(1, 12345));
-    CHECK(parse_error(sample_type.gz()).starts_with("sample_type[0]: type string index 12345 is out of range"));
+    CHECK(
+        parse_error(sample_type.gz()).starts_with("sample_type[0]: type string index 12345 is out of range"));
     Builder label = basic();
     label.raw_sample(Proto{}.varint(2, 1).varint(1, 3).message(3, Proto{}.varint(1, 1).varint(2, 500)));
     CHECK_THAT(parse_error(label.gz()),
@@ -491,7 +493,8 @@ TEST_CASE("debug0: malformed wire data", "[pprof][debug0]") {
           "profile.proto offset 0: Profile field 1 has wire type 0, not the one profile.proto defines");
   }
   SECTION("varint cut at the end") {
-    CHECK(parse_error(gz("\x48\xff\xff"s)) == "profile.proto offset 1: varint runs past the end of its message");
+    CHECK(parse_error(gz("\x48\xff\xff"s)) ==
+          "profile.proto offset 1: varint runs past the end of its message");
   }
   SECTION("length past the end, at the top and nested") {
     CHECK(parse_error(gz("\x12\x05\x0a\x00"s)) ==
@@ -508,7 +511,8 @@ TEST_CASE("debug0: malformed wire data", "[pprof][debug0]") {
     CHECK(parse_error(gz("\x00\x00"s)) == "profile.proto offset 0: invalid field number");
     Builder b = basic();
     b.raw_sample(Proto{}.varint(3, 1));
-    CHECK(parse_error(b.gz()).ends_with(": Sample field 3 has wire type 0, not the one profile.proto defines"));
+    CHECK(
+        parse_error(b.gz()).ends_with(": Sample field 3 has wire type 0, not the one profile.proto defines"));
   }
   SECTION("fixed-size and unknown fields are skipped") {
     Builder b = basic();
@@ -518,8 +522,8 @@ TEST_CASE("debug0: malformed wire data", "[pprof][debug0]") {
     CHECK(parse_ok(b.gz()).total == 1);
     Builder cut = basic();
     cut.body().raw("\x51\x01\x02"s);
-    CHECK(parse_error(leakwatch::common::gzip(cut.body().str())).ends_with(
-        ": fixed-size field runs past the end of its message"));
+    CHECK(parse_error(leakwatch::common::gzip(cut.body().str()))
+              .ends_with(": fixed-size field runs past the end of its message"));
   }
 }
 
@@ -541,7 +545,8 @@ TEST_CASE("debug0: truncated, corrupt and non-profile bodies", "[pprof][debug0]"
     CHECK(parse_error("\x1f\x8b\x08\x00garbage"s).starts_with("gzip: "));
   }
   SECTION("text and empty bodies") {
-    CHECK(parse_error(read_testdata("garbage.txt")).starts_with("not gzip, and not a raw profile.proto either: "));
+    CHECK(parse_error(read_testdata("garbage.txt"))
+              .starts_with("not gzip, and not a raw profile.proto either: "));
     CHECK(parse_error(read_testdata("patterns.debug1.txt"))
               .starts_with("not gzip, and not a raw profile.proto either: profile.proto offset 0: "));
     CHECK(parse_error("") == "empty body, expected a gzip'd profile.proto");
@@ -584,7 +589,8 @@ TEST_CASE("debug0: max_frames_per_stack keeps the leaf-most frames", "[pprof][de
   CHECK(p.groups[1].count == 4);
   CHECK(p.total == 7);
   CHECK(p.truncation_reason.starts_with("sample 0 (offset "));
-  CHECK(p.truncation_reason.ends_with("has more than max_frames_per_stack (3) frames; kept the leaf-most ones"));
+  CHECK(p.truncation_reason.ends_with(
+      "has more than max_frames_per_stack (3) frames; kept the leaf-most ones"));
 
   // Inlined lines count one by one.
   Builder inl = basic();
@@ -603,7 +609,8 @@ TEST_CASE("debug0: max_groups keeps the first groups and the whole total", "[ppr
   CHECK(p.groups[0].count == 9);  // the 4th sample still merges into the first group
   CHECK(p.groups[1].count == 2);
   CHECK(p.total == 15);
-  CHECK(p.truncation_reason == "more than max_groups (2) distinct stacks: 1 samples (4 goroutines) were not kept");
+  CHECK(p.truncation_reason ==
+        "more than max_groups (2) distinct stacks: 1 samples (4 goroutines) were not kept");
   CHECK(p.truncated());
 }
 

@@ -18,10 +18,12 @@
 // Decisions (the header documents the contract, these are the whys):
 // - Gzip must be complete: a truncated stream is an error, not a truncated profile, because the string
 //   table (all names) and half the records may be in the missing tail. Bytes without the gzip magic are
-//   decoded as an already-inflated profile.proto.
+//   decoded as an already-inflated profile.proto; those carry no CRC, so a raw proto cut after the last
+//   string any record uses (e.g. inside the mapping file names) cannot be told from a whole one.
 // - Negative counts (delta profiles, ?seconds=N) are an error naming the sample: a delta is not a
 //   snapshot, and clamping would silently turn "3 fewer goroutines" into "0 goroutines" for a group a
 //   leak detector trends on. Counts above 2^40, and totals above it, are errors too (as in debug=1).
+//   A zero count is kept as a group of 0 (Go never writes one).
 // - Samples that are equal after symbolization (same frames and labels; debug=0 keys samples by PCs, so
 //   two call sites on one line, or stacks differing only beyond max_frames_per_stack, give separate
 //   samples) are merged into one group. Groups come in the order of their first sample.
@@ -33,7 +35,10 @@
 // - max_groups: a sample that would start a group past the limit is dropped (its goroutines still count
 //   in total, which stays the runtime's count); samples of groups already read still merge.
 // - Unknown ids and out-of-range string indexes are errors naming the record: a reference to something
-//   the profile does not define means the profile is corrupt, and guessing would mislabel a stack.
+//   the profile does not define means the profile is corrupt, and guessing would mislabel a stack. A
+//   known field with the wrong wire type is an error too; unknown fields are skipped by wire type.
+// - Nesting is the schema's (Profile > Sample/Location > Label/Line): unknown fields are skipped by their
+//   length, never descended into, and group wire types are rejected, so no input can recurse.
 // - Work is bounded by the input: every sample costs O(its bytes + max_frames_per_stack), and all
 //   samples together may expand to at most kFramesPerProtoByte frames per byte of profile.proto (plus a
 //   floor). Real profiles stay near 1 frame per byte; only a hostile one (a location with thousands of
@@ -48,6 +53,7 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -144,6 +150,14 @@ struct StringPairHash {
 
 using LabelView = std::pair<std::string_view, std::string_view>;
 
+// Where a location's frames are in Decoder::frames_, plus its last (root-most) frame, which every
+// sample needs for the runtime.goexit check; end == 0 marks an unknown location.
+struct LocationFrames {
+  std::uint32_t begin = 0;
+  std::uint32_t end = 0;
+  FrameKey last = 0;
+};
+
 struct Group {
   std::uint64_t hash = 0;
   std::uint64_t count = 0;
@@ -163,8 +177,9 @@ class Decoder {
 
   std::optional<Error> run(std::string_view proto, Profile& profile) {
     // Capped so that frame offsets fit the uint32 fields of Group.
-    frame_budget_ = std::min<std::uint64_t>(kFrameBudgetFloor + kFramesPerProtoByte * std::uint64_t{proto.size()},
-                                            std::numeric_limits<std::uint32_t>::max());
+    frame_budget_ =
+        std::min<std::uint64_t>(kFrameBudgetFloor + kFramesPerProtoByte * std::uint64_t{proto.size()},
+                                std::numeric_limits<std::uint32_t>::max());
     if (auto e = scan(proto)) return e;
     if (auto e = decode_kind(profile)) return e;
     if (auto e = decode_functions()) return e;
@@ -188,7 +203,8 @@ class Decoder {
   static Error wire_type_error(std::size_t offset, std::string_view message, std::uint32_t field,
                                WireType got) {
     return at_error(offset, field_name(message, field) + " has wire type " +
-                                std::to_string(static_cast<int>(got)) + ", not the one profile.proto defines");
+                                std::to_string(static_cast<int>(got)) +
+                                ", not the one profile.proto defines");
   }
 
   // ---- small field helpers ----
@@ -239,8 +255,7 @@ class Decoder {
                                  std::string_view what) const {
     if (index >= strings_.size()) {
       return Error{who + ": " + std::string{what} + " string index " + std::to_string(index) +
-                   " is out of range (the string table has " + std::to_string(strings_.size()) +
-                   " entries)"};
+                   " is out of range (the string table has " + std::to_string(strings_.size()) + " entries)"};
     }
     out = strings_[static_cast<std::size_t>(index)];
     return std::nullopt;
@@ -391,7 +406,8 @@ class Decoder {
       name = strings_[static_cast<std::size_t>(name_index)];
       file = strings_[static_cast<std::size_t>(file_index)];
       // Equal (name, file) pairs are one function for grouping, even if a writer repeated them.
-      const auto [it, added] = canon_of.emplace(LabelView{name, file}, static_cast<std::uint32_t>(canon_.size()));
+      const auto [it, added] =
+          canon_of.emplace(LabelView{name, file}, static_cast<std::uint32_t>(canon_.size()));
       if (added) {
         canon_.push_back({name, file});
         if (name == kGoexit) {
@@ -460,7 +476,8 @@ class Decoder {
         if (function_id != 0) {
           const std::uint32_t index = functions_index_.find(function_id);
           if (index == kNone) {
-            return Error{"location " + std::to_string(id) + ": unknown function id " + std::to_string(function_id)};
+            return Error{"location " + std::to_string(id) + ": unknown function id " +
+                         std::to_string(function_id)};
           }
           canon = function_canon_[index];
         }
@@ -472,7 +489,8 @@ class Decoder {
       if (frames_.size() > std::numeric_limits<std::uint32_t>::max() - 1) {
         return Error{"profile.proto has too many location lines"};
       }
-      location_frames_.push_back({static_cast<std::uint32_t>(first), static_cast<std::uint32_t>(frames_.size())});
+      location_frames_.push_back(
+          {static_cast<std::uint32_t>(first), static_cast<std::uint32_t>(frames_.size()), frames_.back()});
       ids.push_back(id);
     }
     if (const std::uint32_t dup = locations_index_.build(ids); dup != kNone) {
@@ -480,7 +498,7 @@ class Decoder {
     }
     // Samples look locations up by id once per frame: with dense ids, map the id straight to its frames.
     if (locations_index_.dense()) {
-      location_by_id_.assign(locations_index_.dense_size(), {0, 0});
+      location_by_id_.assign(locations_index_.dense_size(), LocationFrames{});
       for (std::size_t i = 0; i < ids.size(); ++i) {
         location_by_id_[static_cast<std::size_t>(ids[i])] = location_frames_[i];
       }
@@ -489,7 +507,8 @@ class Decoder {
   }
 
   // Line {function_id=1, line=2}.
-  static std::optional<Error> decode_line(const View& view, std::vector<std::pair<std::uint64_t, std::uint32_t>>& out) {
+  static std::optional<Error> decode_line(const View& view,
+                                          std::vector<std::pair<std::uint64_t, std::uint32_t>>& out) {
     wire::Reader r(view.bytes, view.offset);
     std::uint64_t function_id = 0;
     std::uint64_t line = 0;
@@ -510,8 +529,8 @@ class Decoder {
     }
     // int64 on the wire: a negative line is a huge uint64 here and fails this check too.
     if (line > std::numeric_limits<std::uint32_t>::max()) {
-      return at_error(view.offset, "line number " + std::to_string(static_cast<std::int64_t>(line)) +
-                                       " is out of range");
+      return at_error(view.offset,
+                      "line number " + std::to_string(static_cast<std::int64_t>(line)) + " is out of range");
     }
     out.emplace_back(function_id, static_cast<std::uint32_t>(line));
     return std::nullopt;
@@ -520,12 +539,15 @@ class Decoder {
   std::optional<Error> decode_samples(Profile& profile) {
     std::vector<std::pair<std::uint64_t, std::uint64_t>> label_indexes;
     std::vector<LabelView> labels;
-    std::vector<FrameKey> stack;
+    // The current sample's frames are stack[0, depth): a buffer that only grows, written without
+    // push_back's checks in the loop that runs once per frame of the profile.
+    std::vector<FrameKey> stack(64);
+    std::size_t depth = 0;
     // Frames copied per sample: the leaf-most max_frames_per_stack, plus one in case it is a final
     // runtime.goexit that is dropped. Frames beyond it are only counted.
     const std::size_t max_frames = limits_.max_frames_per_stack;
-    const std::size_t keep = max_frames == std::numeric_limits<std::size_t>::max() ? max_frames : max_frames + 1;
-    stack.reserve(std::min<std::size_t>(keep, 4096));
+    const std::size_t keep =
+        max_frames == std::numeric_limits<std::size_t>::max() ? max_frames : max_frames + 1;
     std::uint64_t total = 0;
     std::uint64_t frames_used = 0;
     std::uint64_t dropped_samples = 0;
@@ -543,19 +565,22 @@ class Decoder {
 
     for (std::size_t s = 0; s < samples_.size(); ++s) {
       const View& view = samples_[s];
-      const auto who = [&] { return "sample " + std::to_string(s) + " (offset " + std::to_string(view.offset) + ")"; };
+      const auto who = [&] {
+        return "sample " + std::to_string(s) + " (offset " + std::to_string(view.offset) + ")";
+      };
       wire::Reader r(view.bytes, view.offset);
       label_indexes.clear();
-      stack.clear();
+      depth = 0;
       std::size_t length = 0;  // all frames of the sample, kept or not
       FrameKey last = 0;       // the root-most one
       bool has_unknown_location = false;
       std::uint64_t unknown_location = 0;
       std::uint64_t first_value = 0;
       bool has_value = false;
-      // One location id: its frames go straight onto the stack (no per-sample location list).
-      const auto add_location = [&](std::uint64_t id) {
-        std::pair<std::uint32_t, std::uint32_t> range{0, 0};  // every location has a frame: end 0 = unknown
+      // One location id: its frames go straight onto the stack (no per-sample location list). This runs
+      // once per frame of the profile; GCC would otherwise keep it out of line.
+      const auto add_location = [&](std::uint64_t id) __attribute__((always_inline)) {
+        LocationFrames range;
         if (!location_by_id_.empty()) {
           if (id < location_by_id_.size()) {
             range = location_by_id_[static_cast<std::size_t>(id)];
@@ -563,25 +588,29 @@ class Decoder {
         } else if (const std::uint32_t index = locations_index_.find(id); index != kNone) {
           range = location_frames_[index];
         }
-        const auto [begin, end] = range;
-        if (end == 0) {
+        if (range.end == 0) {
           if (!has_unknown_location) {
             has_unknown_location = true;
             unknown_location = id;
           }
           return;
         }
-        length += end - begin;
-        last = frames_[end - 1];
-        if (end - begin == 1) {  // no inlining: most locations
-          if (stack.size() < keep) {
-            stack.push_back(last);
-          }
+        const std::size_t n = range.end - range.begin;
+        length += n;
+        last = range.last;
+        const std::size_t take = std::min(n, keep - depth);
+        if (take == 0) {
           return;
         }
-        for (std::uint32_t i = begin; i < end && stack.size() < keep; ++i) {
-          stack.push_back(frames_[i]);
+        if (depth + take > stack.size()) {
+          stack.resize(std::max(2 * stack.size(), depth + take));
         }
+        if (take == 1) {  // no inlining: most locations
+          stack[depth++] = frames_[range.begin];
+          return;
+        }
+        std::copy_n(frames_.begin() + range.begin, take, stack.begin() + static_cast<std::ptrdiff_t>(depth));
+        depth += take;
       };
       while (!r.done()) {
         const std::size_t tag_offset = r.offset();
@@ -646,8 +675,9 @@ class Decoder {
         if (key_index >= strings_.size() || str_index >= strings_.size()) {
           const bool key_bad = key_index >= strings_.size();
           return Error{who() + ": label " + (key_bad ? "key" : "value") + " string index " +
-                       std::to_string(key_bad ? key_index : str_index) + " is out of range (the string table has " +
-                       std::to_string(strings_.size()) + " entries)"};
+                       std::to_string(key_bad ? key_index : str_index) +
+                       " is out of range (the string table has " + std::to_string(strings_.size()) +
+                       " entries)"};
         }
         labels.emplace_back(strings_[static_cast<std::size_t>(key_index)],
                             strings_[static_cast<std::size_t>(str_index)]);
@@ -659,42 +689,44 @@ class Decoder {
       // Frames: leaf first, without a final runtime.goexit, the leaf-most max_frames_per_stack kept.
       if (length > 0 && goexit_canon_ != 0 && key_function(last) == goexit_canon_) {
         --length;
-        if (stack.size() > length) {
-          stack.pop_back();  // the goexit itself was copied: the whole stack fit
+        if (depth > length) {
+          --depth;  // the goexit itself was copied: the whole stack fit
         }
       }
-      if (stack.size() > max_frames) {
-        stack.resize(max_frames);
+      if (depth > max_frames) {
+        depth = max_frames;
       }
       if (length > max_frames && !frames_capped) {
         frames_capped = true;
         add_reason(profile.truncation_reason, who() + " has more than max_frames_per_stack (" +
-                                                  std::to_string(max_frames) + ") frames; kept the leaf-most ones");
+                                                  std::to_string(max_frames) +
+                                                  ") frames; kept the leaf-most ones");
       }
-      frames_used += stack.size();
+      frames_used += depth;
       if (frames_used > frame_budget_) {
         return Error{"profile.proto samples expand to more than " + std::to_string(frame_budget_) +
                      " frames (" + std::to_string(kFramesPerProtoByte) +
                      " per byte of profile.proto, plus 2^20): refusing a profile this amplified"};
       }
 
-      if (!add_to_group(stack, labels, first_value)) {
+      if (!add_to_group(std::span<const FrameKey>(stack.data(), depth), labels, first_value)) {
         ++dropped_samples;
         dropped_goroutines += first_value;
       }
     }
     profile.total = total;
     if (dropped_samples > 0) {
-      add_reason(profile.truncation_reason,
-                 "more than max_groups (" + std::to_string(limits_.max_groups) + ") distinct stacks: " +
-                     std::to_string(dropped_samples) + " samples (" + std::to_string(dropped_goroutines) +
-                     " goroutines) were not kept");
+      add_reason(profile.truncation_reason, "more than max_groups (" + std::to_string(limits_.max_groups) +
+                                                ") distinct stacks: " + std::to_string(dropped_samples) +
+                                                " samples (" + std::to_string(dropped_goroutines) +
+                                                " goroutines) were not kept");
     }
     return std::nullopt;
   }
 
   // Label {key=1, str=2, num=3, num_unit=4}; numeric labels (num set, no str) are skipped.
-  std::optional<Error> decode_label(const View& view, std::vector<std::pair<std::uint64_t, std::uint64_t>>& out) {
+  std::optional<Error> decode_label(const View& view,
+                                    std::vector<std::pair<std::uint64_t, std::uint64_t>>& out) {
     wire::Reader r(view.bytes, view.offset);
     std::uint64_t key = 0;
     std::uint64_t str = 0;
@@ -743,12 +775,25 @@ class Decoder {
     return size;
   }
 
-  static std::uint64_t hash_group(const std::vector<FrameKey>& stack, const std::vector<LabelView>& labels) {
-    std::uint64_t h = common::kFnvOffset ^ stack.size();
-    for (const FrameKey key : stack) {
-      h = (h ^ key) * 0x9e3779b97f4a7c15ull;
-      h ^= h >> 29;
+  static std::uint64_t hash_group(std::span<const FrameKey> stack, const std::vector<LabelView>& labels) {
+    // Four independent multiply chains, so the CPU overlaps them; mixed and combined at the end. Equal
+    // hashes are compared in full, so this only has to spread well, not resist attacks (the table probes
+    // linearly and max_groups bounds it).
+    constexpr std::uint64_t kMul = 0x9e3779b97f4a7c15ull;
+    std::uint64_t lanes[4] = {common::kFnvOffset ^ stack.size(), 1, 2, 3};
+    const std::size_t n = stack.size();
+    std::size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+      lanes[0] = (lanes[0] ^ stack[i]) * kMul;
+      lanes[1] = (lanes[1] ^ stack[i + 1]) * kMul;
+      lanes[2] = (lanes[2] ^ stack[i + 2]) * kMul;
+      lanes[3] = (lanes[3] ^ stack[i + 3]) * kMul;
     }
+    for (; i < n; ++i) {
+      lanes[i & 3] = (lanes[i & 3] ^ stack[i]) * kMul;
+    }
+    std::uint64_t h = common::mix64(lanes[0]) ^ (common::mix64(lanes[1]) * 3) ^
+                      (common::mix64(lanes[2]) * 5) ^ (common::mix64(lanes[3]) * 7);
     for (const auto& [key, value] : labels) {
       h = common::fnv1a(key, h ^ key.size());
       h = common::fnv1a(value, h ^ (value.size() << 1));
@@ -756,14 +801,16 @@ class Decoder {
     return common::mix64(h);
   }
 
-  bool same_group(const Group& g, const std::vector<FrameKey>& stack, const std::vector<LabelView>& labels) const {
+  bool same_group(const Group& g, std::span<const FrameKey> stack,
+                  const std::vector<LabelView>& labels) const {
     return g.frames_size == stack.size() && g.labels_size == labels.size() &&
            std::equal(stack.begin(), stack.end(), group_frames_.begin() + g.frames_begin) &&
            std::equal(labels.begin(), labels.end(), group_labels_.begin() + g.labels_begin);
   }
 
   // Adds the sample to its group, creating the group if there is room; false if there was none.
-  bool add_to_group(const std::vector<FrameKey>& stack, const std::vector<LabelView>& labels, std::uint64_t count) {
+  bool add_to_group(std::span<const FrameKey> stack, const std::vector<LabelView>& labels,
+                    std::uint64_t count) {
     const std::uint64_t hash = hash_group(stack, labels);
     std::size_t mask = table_.size() - 1;
     std::size_t slot = static_cast<std::size_t>(hash) & mask;
@@ -854,9 +901,9 @@ class Decoder {
 
   // Locations: their lines as frame keys, [first, second) into frames_.
   std::vector<FrameKey> frames_;
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> location_frames_;
+  std::vector<LocationFrames> location_frames_;
   IdIndex locations_index_;
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> location_by_id_;  // when dense: id -> frames
+  std::vector<LocationFrames> location_by_id_;  // when ids are dense: id -> frames
 
   // Groups.
   std::vector<Group> groups_;
