@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what it needs, builds in Release and runs every test through CTest (unit
-# tests, and integration tests against real Go programs), then does the same under ASan+UBSan.
+# tests, and integration tests against real Go programs), runs each profile parser's libFuzzer target for a
+# short, bounded time, then builds and runs the CTest suite again under ASan+UBSan.
 #
 #   scripts/test.sh                 Release, then ASan+UBSan (what CI runs)
 #   scripts/test.sh --sanitize=thread   a TSan build instead of ASan+UBSan
@@ -30,6 +31,8 @@ run_suite() {
 }
 
 run_suite "$root/build/release" release
+echo "== fuzzing each parser for ${FUZZ_SECONDS:-15} s (clang, libFuzzer + ASan + UBSan)"
+"$root/scripts/fuzz.sh" --seconds "${FUZZ_SECONDS:-15}"
 case "$sanitize" in
   address) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
              run_suite "$root/build/asan" asan ;;
