@@ -91,8 +91,8 @@ const std::vector<BadCase> kBadCases = {
      {"2:3: global: unknown key \"scrape_intervall\"; allowed: scrape_interval, scrape_timeout, body_size_limit, "
       "max_frames_per_stack, max_stack_groups"}},
     {"unknown_job_key.bad.yml",
-     {"3:5: job \"app\": unknown key \"target\"; allowed: job_name, scheme, profile_path, format, scrape_interval, "
-      "scrape_timeout, body_size_limit, tls_config, static_configs"}},
+     {"3:5: job \"app\": unknown key \"target\"; allowed: job_name, scheme, profile, profile_path, format, "
+      "scrape_interval, scrape_timeout, body_size_limit, tls_config, static_configs"}},
     {"unknown_tls_key.bad.yml",
      {"5:7: job \"app\": tls_config: unknown key \"ca\"; allowed: ca_file, server_name, insecure_skip_verify"}},
     {"unknown_static_key.bad.yml",
@@ -126,6 +126,11 @@ const std::vector<BadCase> kBadCases = {
     {"scheme_invalid.bad.yml", {"3:13: job \"app\": scheme: invalid value \"ftp\"; allowed: http, https"}},
     {"format_invalid.bad.yml",
      {"3:13: job \"app\": format: invalid value \"debug3\"; allowed: debug0, debug1, debug2"}},
+    {"profile_invalid.bad.yml",
+     {"3:14: job \"app\": profile: invalid value \"leaks\"; allowed: goroutine, goroutineleak"}},
+    {"profile_leak_debug2.bad.yml",
+     {"4:13: job \"app\": format: debug2 cannot be used with profile: goroutineleak (its debug=2 output lists "
+      "every goroutine, not only the leaked ones); use debug1 or debug0"}},
     {"profile_path_query.bad.yml",
      {"3:19: job \"app\": profile_path \"/debug/pprof/goroutine?debug=2\" must not contain a query; use format: to "
       "choose ?debug=N"}},
@@ -259,6 +264,20 @@ TEST_CASE("a minimal job takes every default", "[config]") {
   REQUIRE(j.static_configs.size() == 1);
   CHECK(j.static_configs[0].targets == std::vector<std::string>{"127.0.0.1:6060"});
   CHECK(j.static_configs[0].labels.empty());
+}
+
+TEST_CASE("profile: goroutineleak polls the goroutineleak endpoint unless profile_path says otherwise", "[config]") {
+  const LoadResult r = load_file(kDir + "goroutineleak.good.yml");
+  const Config& c = loaded(r);
+  REQUIRE(c.scrape_configs.size() == 3);
+  CHECK(c.scrape_configs[0].profile == leakwatch::pprof::ProfileKind::goroutine);
+  CHECK(c.scrape_configs[0].profile_path == "/debug/pprof/goroutine");
+  CHECK(c.scrape_configs[1].profile == leakwatch::pprof::ProfileKind::goroutineleak);
+  CHECK(c.scrape_configs[1].profile_path == "/debug/pprof/goroutineleak");
+  CHECK(c.scrape_configs[1].format == leakwatch::pprof::Format::debug1);
+  CHECK(c.scrape_configs[2].profile == leakwatch::pprof::ProfileKind::goroutineleak);
+  CHECK(c.scrape_configs[2].profile_path == "/internal/pprof/goroutineleak");
+  CHECK(c.scrape_configs[2].format == leakwatch::pprof::Format::debug0);
 }
 
 TEST_CASE("every key is read", "[config]") {

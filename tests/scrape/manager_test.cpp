@@ -58,6 +58,20 @@ TEST_CASE("plan_targets turns every static target into loop settings", "[scrape]
   CHECK(tls.endpoint.server_name == "search.local");
   CHECK(tls.endpoint.path == "/internal/pprof/goroutine?debug=1");
   CHECK(tls.labels == prometheus::Labels{{"service", "search"}, {"target", "search-0:8443"}});
+  CHECK(first.kind == pprof::ProfileKind::goroutine);
+}
+
+TEST_CASE("a goroutineleak job's loops expect that profile kind", "[scrape]") {
+  auto c = two_jobs();
+  c.scrape_configs[1].profile = pprof::ProfileKind::goroutineleak;
+  c.scrape_configs[1].profile_path = std::string(config::kGoroutineLeakPath);
+  const auto plan = scrape::plan_targets(c);
+  REQUIRE(plan.size() == 3);
+  CHECK(plan[0].kind == pprof::ProfileKind::goroutine);
+  CHECK(plan[2].kind == pprof::ProfileKind::goroutineleak);
+  CHECK(plan[2].endpoint.path == "/debug/pprof/goroutineleak?debug=1");
+  // A changed kind is a changed loop: reload restarts it with the other metric names.
+  CHECK_FALSE(plan[2] == scrape::plan_targets(two_jobs())[2]);
 }
 
 TEST_CASE("changing one job's settings changes only its targets' settings", "[scrape]") {

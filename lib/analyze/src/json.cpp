@@ -67,7 +67,7 @@ std::string render_json(const Report& report) {
   json::object root;
   root["total"] = p.total;
   root["format"] = format_name(report.format);
-  root["kind"] = kind_name(p.kind);
+  root["kind"] = pprof::profile_kind_name(p.kind);
   root["truncated"] = p.truncated();
   root["truncation_reason"] = text(p.truncation_reason);
   json::array groups;

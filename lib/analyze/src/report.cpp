@@ -16,14 +16,6 @@ std::string_view format_name(pprof::Format format) noexcept {
   return "unknown";
 }
 
-std::string_view kind_name(pprof::ProfileKind kind) noexcept {
-  switch (kind) {
-    case pprof::ProfileKind::goroutine: return "goroutine";
-    case pprof::ProfileKind::goroutineleak: return "goroutineleak";
-  }
-  return "unknown";
-}
-
 common::Result<Report> make_report(std::string_view bytes, std::optional<pprof::Format> format,
                                    const pprof::Limits& limits) {
   if (!format) {

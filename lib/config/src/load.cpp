@@ -27,9 +27,9 @@ namespace {
 constexpr std::array<std::string_view, 2> kTopKeys{"global", "scrape_configs"};
 constexpr std::array<std::string_view, 5> kGlobalKeys{"scrape_interval", "scrape_timeout", "body_size_limit",
                                                       "max_frames_per_stack", "max_stack_groups"};
-constexpr std::array<std::string_view, 9> kScrapeKeys{
-    "job_name",       "scheme",          "profile_path", "format",        "scrape_interval",
-    "scrape_timeout", "body_size_limit", "tls_config",   "static_configs"};
+constexpr std::array<std::string_view, 10> kScrapeKeys{
+    "job_name",        "scheme",     "profile",       "profile_path", "format", "scrape_interval", "scrape_timeout",
+    "body_size_limit", "tls_config", "static_configs"};
 constexpr std::array<std::string_view, 3> kTlsKeys{"ca_file", "server_name", "insecure_skip_verify"};
 constexpr std::array<std::string_view, 2> kStaticKeys{"targets", "labels"};
 
@@ -349,6 +349,9 @@ class Decoder {
     bool job_name_seen = false;
     const Entry* interval_entry = nullptr;
     const Entry* timeout_entry = nullptr;
+    const Entry* profile_entry = nullptr;
+    const Entry* format_entry = nullptr;
+    bool profile_path_set = false;
     const std::vector<Entry> es = known(entries(item, prefix), kScrapeKeys, prefix);
     for (const Entry& e : es) {
       if (e.name == "job_name") {
@@ -358,7 +361,13 @@ class Decoder {
         static constexpr std::array<std::pair<std::string_view, Scheme>, 2> kSchemes{
             {{"http", Scheme::http}, {"https", Scheme::https}}};
         if (const Read<Scheme> r = enum_field(e, kSchemes, prefix); r.value) job.scheme = *r.value;
+      } else if (e.name == "profile") {
+        static constexpr std::array<std::pair<std::string_view, pprof::ProfileKind>, 2> kProfiles{
+            {{"goroutine", pprof::ProfileKind::goroutine}, {"goroutineleak", pprof::ProfileKind::goroutineleak}}};
+        profile_entry = &e;
+        if (const Read<pprof::ProfileKind> r = enum_field(e, kProfiles, prefix); r.value) job.profile = *r.value;
       } else if (e.name == "profile_path") {
+        profile_path_set = true;
         const Read<std::string> r = string_field(e, prefix);
         if (r.value) {
           if (const common::Result<void> ok = check_profile_path(*r.value); !ok) {
@@ -370,6 +379,7 @@ class Decoder {
       } else if (e.name == "format") {
         static constexpr std::array<std::pair<std::string_view, pprof::Format>, 3> kFormats{
             {{"debug0", pprof::Format::debug0}, {"debug1", pprof::Format::debug1}, {"debug2", pprof::Format::debug2}}};
+        format_entry = &e;
         if (const Read<pprof::Format> r = enum_field(e, kFormats, prefix); r.value) job.format = *r.value;
       } else if (e.name == "scrape_interval") {
         interval_entry = &e;
@@ -385,6 +395,16 @@ class Decoder {
       }
     }
     if (!job_name_seen) error(position_of(item), index_prefix + "job_name is required");
+    if (job.profile == pprof::ProfileKind::goroutineleak) {
+      if (!profile_path_set) job.profile_path = std::string(kGoroutineLeakPath);
+      // goroutineleak?debug=2 is a dump of every goroutine with the leaked ones only marked: its count would
+      // be the process's, not the leak's. debug=0 and debug=1 hold just the leaked goroutines.
+      if (job.format == pprof::Format::debug2) {
+        error(value_position(format_entry != nullptr ? *format_entry : *profile_entry),
+              prefix + "format: debug2 cannot be used with profile: goroutineleak (its debug=2 output lists every "
+                       "goroutine, not only the leaked ones); use debug1 or debug0");
+      }
+    }
     if (job.body_size_limit == 0 && global.body_size_limit) job.body_size_limit = *global.body_size_limit;
     decode_job_timing(interval_entry, timeout_entry, global, prefix, job);
     return job;

@@ -30,7 +30,7 @@ Loop::Loop(asio::io_context& io, LoopSettings settings, std::shared_ptr<asio::ss
       settings_(std::move(settings)),
       timer_(strand_),
       fetcher_(strand_, settings_.endpoint, std::move(tls), settings_.body_limit),
-      series_(std::in_place, metrics, settings_.labels),
+      series_(std::in_place, metrics, settings_.labels, settings_.kind),
       log_(common::logger("scrape")) {}
 
 void Loop::start() {
@@ -95,6 +95,12 @@ asio::awaitable<void> Loop::poll_once() {
   std::string parse_error;
   if (fetched.outcome == Outcome::success) {
     auto profile = pprof::parse(fetched.body, settings_.format, settings_.limits);
+    if (profile && profile->kind != settings_.kind) {
+      // A profile_path pointing at the other endpoint: its count means something else, so nothing is recorded.
+      profile = common::Error{"the body is a " + std::string(pprof::profile_kind_name(profile->kind)) +
+                              " profile, but the job asks for profile: " +
+                              std::string(pprof::profile_kind_name(settings_.kind))};
+    }
     if (profile) {
       const double elapsed = seconds_since(start);
       const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();

@@ -54,6 +54,7 @@ std::vector<LoopSettings> plan_targets(const config::Config& config) {
         s.interval = job.scrape_interval;
         s.timeout = job.scrape_timeout;
         s.format = job.format;
+        s.kind = job.profile;
         s.body_limit = job.body_size_limit;
         s.limits.max_decompressed_bytes = job.body_size_limit;  // the limit covers the inflated profile too
         s.limits.max_frames_per_stack = config.global.max_frames_per_stack;

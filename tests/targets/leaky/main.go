@@ -5,6 +5,7 @@
 //
 //	/goroutines   runtime.NumGoroutine() as plain text
 //	/leak?n=K     leaks K goroutines of the configured kind now and answers the new NumGoroutine
+//	/debug/pprof/goroutineleak?debug=1   an emulation of Go 1.26's goroutineleak profile (see below)
 //
 // The first line on stdout is always "listening HOST:PORT"; logs go to stderr.
 //
@@ -13,6 +14,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -33,7 +35,9 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -196,6 +200,46 @@ func selfSigned() (tls.Certificate, []byte, error) {
 	return pair, certPEM, err
 }
 
+// serveGoroutineLeak stands in for Go 1.26's /debug/pprof/goroutineleak, which Debian's Go does not have:
+// it answers ?debug=1 in exactly that profile's text format (reference section 5: the debug=1 format of the
+// goroutine profile, named "goroutineleak", holding only leaked goroutines), built from the real goroutine
+// profile by keeping the groups parked in one of this program's leak functions. Other debug levels get the
+// 404 an older Go gives for an unknown profile.
+func serveGoroutineLeak(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("debug") != "1" {
+		http.Error(w, "Unknown profile", http.StatusNotFound)
+		return
+	}
+	var buf bytes.Buffer
+	if err := pprof.Lookup("goroutine").WriteTo(&buf, 1); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	// A header line, then groups separated by blank lines.
+	text := buf.String()
+	text = text[strings.IndexByte(text, '\n')+1:]
+	blocks := strings.Split(strings.TrimRight(text, "\n"), "\n\n")
+	var kept []string
+	total := 0
+	for _, b := range blocks {
+		if !strings.Contains(b, "main.leak") {
+			continue
+		}
+		n, err := strconv.Atoi(b[:strings.IndexByte(b, ' ')])
+		if err != nil {
+			http.Error(w, "unexpected profile text", http.StatusInternalServerError)
+			return
+		}
+		total += n
+		kept = append(kept, b)
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintf(w, "goroutineleak profile: total %d\n", total)
+	for _, b := range kept {
+		fmt.Fprintf(w, "%s\n\n", b)
+	}
+}
+
 func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "address to serve on")
 	leakEvery := flag.Duration("leak-every", 0, "leak -leak-batch goroutines this often (0 = only on /leak)")
@@ -234,6 +278,7 @@ func main() {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintf(w, "%d\n", runtime.NumGoroutine())
 	})
+	http.HandleFunc("/debug/pprof/goroutineleak", serveGoroutineLeak)
 	http.HandleFunc("/leak", func(w http.ResponseWriter, r *http.Request) {
 		n := 1
 		if s := r.URL.Query().Get("n"); s != "" {

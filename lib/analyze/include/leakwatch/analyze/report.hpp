@@ -23,7 +23,6 @@ common::Result<Report> make_report(std::string_view bytes, std::optional<pprof::
                                    const pprof::Limits& limits = {});
 
 std::string_view format_name(pprof::Format format) noexcept;  // "debug0", "debug1", "debug2"
-std::string_view kind_name(pprof::ProfileKind kind) noexcept;  // "goroutine", "goroutineleak"
 
 struct TextOptions {
   bool stacks = false;

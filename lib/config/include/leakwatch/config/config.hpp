@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace leakwatch::config {
@@ -38,10 +39,17 @@ struct GlobalConfig {
   std::size_t max_stack_groups = pprof::Limits{}.max_groups;
 };
 
+// Where net/http/pprof serves each profile kind; profile_path overrides it.
+inline constexpr std::string_view kGoroutinePath = "/debug/pprof/goroutine";
+inline constexpr std::string_view kGoroutineLeakPath = "/debug/pprof/goroutineleak";
+
 struct ScrapeConfig {
   std::string job_name;
   Scheme scheme = Scheme::http;
-  std::string profile_path = "/debug/pprof/goroutine";
+  // goroutine: every goroutine, leakwatch's own trend detection decides. goroutineleak (Go 1.26+ built with
+  // GOEXPERIMENT=goroutineleakprofile, Go 1.27+): only the goroutines the runtime's GC proved can never wake.
+  pprof::ProfileKind profile = pprof::ProfileKind::goroutine;
+  std::string profile_path = std::string(kGoroutinePath);  // after load: kGoroutineLeakPath for goroutineleak
   pprof::Format format = pprof::Format::debug1;
   Duration scrape_interval{0};   // after load: the global value if not set here
   Duration scrape_timeout{0};    // after load: the global value if not set here (capped at the interval)

@@ -18,6 +18,11 @@ enum class Format { debug0, debug1, debug2 };
 // Which runtime profile the bytes came from ("goroutine profile: total N" vs "goroutineleak profile: ...").
 enum class ProfileKind { goroutine, goroutineleak };
 
+// "goroutine" or "goroutineleak": the profile's name in Go, in config files and in JSON.
+constexpr std::string_view profile_kind_name(ProfileKind kind) noexcept {
+  return kind == ProfileKind::goroutineleak ? "goroutineleak" : "goroutine";
+}
+
 // Frame::function of a PC the runtime could not symbolize (debug=1 "#\t0xPC" lines): such frames are
 // kept so stacks that differ only there stay distinct. Their file is empty and line 0.
 inline constexpr std::string_view kUnknownFunction = "?";

@@ -31,6 +31,7 @@ struct LoopSettings {
   common::Duration interval{15'000};
   common::Duration timeout{10'000};
   pprof::Format format = pprof::Format::debug1;
+  pprof::ProfileKind kind = pprof::ProfileKind::goroutine;  // a body of the other kind is a parse error
   pprof::Limits limits;
   Endpoint endpoint;
   std::uint64_t body_limit = 64ull << 20;

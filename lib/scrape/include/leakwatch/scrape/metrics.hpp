@@ -3,6 +3,7 @@
 // series handles that a target's loop keeps, so the hot path touches no map. A target's series are removed
 // from the registry when its handles are destroyed, so a target that goes away leaves nothing behind.
 
+#include "leakwatch/pprof/profile.hpp"
 #include "leakwatch/scrape/fetch.hpp"
 
 #include <prometheus/counter.h>
@@ -21,6 +22,10 @@ struct ScrapeMetrics {
 
   prometheus::Family<prometheus::Gauge>& goroutines;
   prometheus::Family<prometheus::Gauge>& stack_groups;
+  // The same figures for jobs polling the goroutineleak profile: they count only goroutines the runtime
+  // proved leaked, so they get their own names rather than a label that sum() would mix up.
+  prometheus::Family<prometheus::Gauge>& leaked_goroutines;
+  prometheus::Family<prometheus::Gauge>& leaked_stack_groups;
   prometheus::Family<prometheus::Gauge>& scrape_success;
   prometheus::Family<prometheus::Gauge>& scrape_duration;
   prometheus::Family<prometheus::Gauge>& response_bytes;
@@ -29,10 +34,11 @@ struct ScrapeMetrics {
   prometheus::Family<prometheus::Gauge>& targets;
 };
 
-// The series of one target. Labels are service, target and the target's static labels.
+// The series of one target. Labels are service, target and the target's static labels; `kind` picks
+// leakwatch_goroutines or leakwatch_leaked_goroutines (and the stack-group gauge to match).
 class TargetSeries {
  public:
-  TargetSeries(ScrapeMetrics& metrics, prometheus::Labels labels);
+  TargetSeries(ScrapeMetrics& metrics, prometheus::Labels labels, pprof::ProfileKind kind);
   ~TargetSeries();
   TargetSeries(const TargetSeries&) = delete;
   TargetSeries& operator=(const TargetSeries&) = delete;
@@ -45,6 +51,8 @@ class TargetSeries {
  private:
   ScrapeMetrics& metrics_;
   prometheus::Labels labels_;
+  prometheus::Family<prometheus::Gauge>& goroutines_family_;
+  prometheus::Family<prometheus::Gauge>& groups_family_;
   prometheus::Gauge& success_;
   prometheus::Gauge& duration_;
   std::array<prometheus::Counter*, kAllOutcomes.size()> scrapes_{};
