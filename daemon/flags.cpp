@@ -14,8 +14,10 @@ std::optional<Flags> parse_flags(const std::vector<std::string>& argv, std::stri
                            {"--web.listen-address", &f.listen_address},
                            {"--log.level", &f.log_level},
                            {"--log.format", &f.log_format},
-                           {"--format", &f.format}};
+                           {"--format", &f.format},
+                           {"--target", &f.target}};
   bool format_given = false;
+  bool target_given = false;
   for (std::size_t i = 0; i < argv.size(); ++i) {
     const std::string& a = argv[i];
     if (a == "-h" || a == "--help") {
@@ -42,6 +44,8 @@ std::optional<Flags> parse_flags(const std::vector<std::string>& argv, std::stri
         return std::nullopt;
       }
       if (match->target == &f.format) format_given = true;
+      if (match->target == &f.target) target_given = true;
+      if (match->target == &f.config_file) f.config_file_given = true;
       if (eq != std::string::npos) {
         *match->target = a.substr(eq + 1);
       } else if (i + 1 < argv.size()) {
@@ -53,7 +57,7 @@ std::optional<Flags> parse_flags(const std::vector<std::string>& argv, std::stri
       continue;
     }
     if (f.command.empty() && f.args.empty()) {
-      if (a != "check-config" && a != "analyze") {
+      if (a != "check-config" && a != "analyze" && a != "replay") {
         error = "unknown command \"" + a + "\"";
         return std::nullopt;
       }
@@ -77,6 +81,20 @@ std::optional<Flags> parse_flags(const std::vector<std::string>& argv, std::stri
     error = std::string(format_given ? "--format" : f.json ? "--json" : "--stacks") + " is a flag of analyze";
     return std::nullopt;
   }
+  if (f.command == "replay") {
+    if (f.help) return f;
+    if (f.args.size() != 1) {
+      error = "replay needs exactly one DIR";
+      return std::nullopt;
+    }
+    if (target_given && f.target.empty()) {
+      error = "--target must not be empty";
+      return std::nullopt;
+    }
+  } else if (target_given) {
+    error = "--target is a flag of replay";
+    return std::nullopt;
+  }
   return f;
 }
 
@@ -84,6 +102,7 @@ std::string usage() {
   return R"(usage: leakwatch [flags]
        leakwatch check-config [PATH]
        leakwatch analyze FILE|URL|- [--format=FORMAT] [--json] [--stacks]
+       leakwatch replay DIR [--config.file=PATH] [--target=NAME]
 
 Polls Go services' goroutine profiles and exports goroutine counts and leak signals as Prometheus metrics.
 
@@ -96,6 +115,10 @@ Commands:
                               state, longest wait (debug=2), leak site and signature; exit 1 on bad input.
                               A URL without a path asks /debug/pprof/goroutine, and without a debug
                               parameter gets debug=1 (or the --format's level)
+  replay DIR                  feed saved profiles (<unix_ms>.txt, <unix_ms>.pb.gz) through the daemon's
+                              parse-and-detect path in time order and print one JSON line per alert state
+                              change; detection settings from --config.file when given (the job named
+                              like the target, else global), else the defaults
 
 Flags:
   --config.file=PATH          configuration file (default "config/leakwatch.yml")
@@ -105,6 +128,7 @@ Flags:
   --format=FORMAT             analyze: auto (detect), debug0, debug1 or debug2 (default "auto")
   --json                      analyze: print a JSON document instead of the table
   --stacks                    analyze: print every group's full stack under its row
+  --target=NAME               replay: the target name in the output (default: DIR's base name)
   --version                   print the version and exit
   -h, --help                  print this help and exit
 )";

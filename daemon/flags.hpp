@@ -8,9 +8,10 @@
 namespace leakwatch::daemon {
 
 struct Flags {
-  std::string command;  // "" (run the daemon), "check-config", "analyze"
+  std::string command;  // "" (run the daemon), "check-config", "analyze", "replay"
   std::vector<std::string> args;  // the subcommand's positional arguments
   std::string config_file = "config/leakwatch.yml";
+  bool config_file_given = false;  // replay uses a config only when told to
   std::string listen_address = ":9863";
   std::string log_level = "info";
   std::string log_format = "logfmt";
@@ -18,6 +19,8 @@ struct Flags {
   std::string format = "auto";  // auto, debug0, debug1, debug2
   bool json = false;
   bool stacks = false;
+  // replay only
+  std::string target;  // empty: the directory's base name
   bool help = false;
   bool version = false;
 };

@@ -4,6 +4,7 @@
 #include "serve.hpp"
 
 #include "leakwatch/analyze/analyze.hpp"
+#include "leakwatch/replay/replay.hpp"
 #include "leakwatch/common/log.hpp"
 #include "leakwatch/common/version.hpp"
 #include "leakwatch/config/load.hpp"
@@ -48,6 +49,14 @@ int run_analyze(const Flags& flags) {
   return analyze::run(options, std::cin, std::cout, std::cerr);
 }
 
+int run_replay(const Flags& flags) {
+  replay::Options options;
+  options.dir = flags.args.front();
+  options.target = flags.target;
+  if (flags.config_file_given) options.config_file = flags.config_file;
+  return replay::run(options, std::cout, std::cerr);
+}
+
 int run(int argc, char** argv) {
   std::string error;
   auto flags = parse_flags(std::vector<std::string>(argv + 1, argv + argc), error);
@@ -74,6 +83,7 @@ int run(int argc, char** argv) {
   common::setup_logging(*level, *format);
   if (flags->command == "check-config") return check_config(flags->args);
   if (flags->command == "analyze") return run_analyze(*flags);
+  if (flags->command == "replay") return run_replay(*flags);
   return serve(*flags);
 }
 

@@ -89,10 +89,10 @@ const std::vector<BadCase> kBadCases = {
     {"unknown_top_key.bad.yml", {"2:1: unknown key \"scrape_config\"; allowed: global, scrape_configs"}},
     {"unknown_global_key.bad.yml",
      {"2:3: global: unknown key \"scrape_intervall\"; allowed: scrape_interval, scrape_timeout, body_size_limit, "
-      "max_frames_per_stack, max_stack_groups"}},
+      "max_frames_per_stack, max_stack_groups, detection"}},
     {"unknown_job_key.bad.yml",
      {"3:5: job \"app\": unknown key \"target\"; allowed: job_name, scheme, profile, profile_path, format, "
-      "scrape_interval, scrape_timeout, body_size_limit, tls_config, static_configs"}},
+      "scrape_interval, scrape_timeout, body_size_limit, tls_config, static_configs, detection"}},
     {"unknown_tls_key.bad.yml",
      {"5:7: job \"app\": tls_config: unknown key \"ca\"; allowed: ca_file, server_name, insecure_skip_verify"}},
     {"unknown_static_key.bad.yml",
@@ -126,6 +126,20 @@ const std::vector<BadCase> kBadCases = {
     {"scheme_invalid.bad.yml", {"3:13: job \"app\": scheme: invalid value \"ftp\"; allowed: http, https"}},
     {"format_invalid.bad.yml",
      {"3:13: job \"app\": format: invalid value \"debug3\"; allowed: debug0, debug1, debug2"}},
+    // detection
+    {"detection_number.bad.yml",
+     {"3:14: global: detection: p_value: expected a number from 1e-12 to 1, got \"2\"",
+      "4:19: global: detection: min_increase: expected a number from 0 to 1e+09, got \"lots\""}},
+    {"detection_unknown_key.bad.yml",
+     {"4:7: job \"app\": detection: unknown key \"windw\"; allowed: method, window, max_samples, min_duration, "
+      "min_samples, p_value, min_increase, saturation_ratio, max_dispersion, explained_ratio, warmup, restart_drop, "
+      "for, keep_firing_for, max_stack_series, max_tracked_stacks, stale_polls, app_modules, plumbing_prefixes, "
+      "goroutine_limit, seed_points, seed_factor, seed_consecutive, seed_absolute_cap"}},
+    {"detection_window_too_short.bad.yml",
+     {"4:5: job \"app\": detection: window (3m) holds 6 polls at scrape_interval 30s (max_samples 720), fewer "
+      "than min_samples (8): nothing could ever alert"}},
+    {"detection_min_duration.bad.yml",
+     {"2:3: global: detection: min_duration (2h) must not be greater than window (1h)"}},
     {"profile_invalid.bad.yml",
      {"3:14: job \"app\": profile: invalid value \"leaks\"; allowed: goroutine, goroutineleak"}},
     {"profile_leak_debug2.bad.yml",
@@ -278,6 +292,33 @@ TEST_CASE("profile: goroutineleak polls the goroutineleak endpoint unless profil
   CHECK(c.scrape_configs[2].profile == leakwatch::pprof::ProfileKind::goroutineleak);
   CHECK(c.scrape_configs[2].profile_path == "/internal/pprof/goroutineleak");
   CHECK(c.scrape_configs[2].format == leakwatch::pprof::Format::debug0);
+}
+
+TEST_CASE("detection settings: global defaults, and a job's keys applied over them", "[config]") {
+  using leakwatch::detect::Method;
+  const LoadResult r = load_file(kDir + "detection.good.yml");
+  const Config& c = loaded(r);
+  const leakwatch::detect::Options defaults;
+  CHECK(c.global.detection.window == 2h);
+  CHECK(c.global.detection.for_duration == 10min);
+  CHECK(c.global.detection.p_value == 0.001);
+  CHECK(c.global.detection.max_stack_series == 10);
+  CHECK(c.global.detection.goroutine_limit == 50000);
+  CHECK(c.global.detection.app_modules == std::vector<std::string>{"github.com/acme/payments"});
+  CHECK(c.global.detection.warmup == defaults.warmup);
+  REQUIRE(c.scrape_configs.size() == 2);
+  CHECK(c.scrape_configs[0].detection == c.global.detection);  // no section: the global values
+  const leakwatch::detect::Options& b = c.scrape_configs[1].detection;
+  CHECK(b.method == Method::seed);
+  CHECK(b.for_duration == 0s);
+  CHECK(b.warmup == 0s);
+  CHECK(b.max_dispersion == 0.3);
+  CHECK(b.plumbing_prefixes == std::vector<std::string>{"google.golang.org/grpc."});
+  CHECK(b.window == 2h);  // inherited
+  CHECK(b.p_value == 0.001);
+  CHECK(b.app_modules == c.global.detection.app_modules);
+  // A file without detection: sections has the documented defaults.
+  CHECK(loaded(load_file(kDir + "minimal.good.yml")).scrape_configs[0].detection == defaults);
 }
 
 TEST_CASE("every key is read", "[config]") {

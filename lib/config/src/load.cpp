@@ -12,11 +12,14 @@
 #include <filesystem>
 #include <cctype>
 #include <cerrno>
+#include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <span>
 #include <system_error>
 #include <utility>
@@ -25,11 +28,18 @@ namespace leakwatch::config {
 namespace {
 
 constexpr std::array<std::string_view, 2> kTopKeys{"global", "scrape_configs"};
-constexpr std::array<std::string_view, 5> kGlobalKeys{"scrape_interval", "scrape_timeout", "body_size_limit",
-                                                      "max_frames_per_stack", "max_stack_groups"};
-constexpr std::array<std::string_view, 10> kScrapeKeys{
-    "job_name",        "scheme",     "profile",       "profile_path", "format", "scrape_interval", "scrape_timeout",
-    "body_size_limit", "tls_config", "static_configs"};
+constexpr std::array<std::string_view, 6> kGlobalKeys{"scrape_interval",      "scrape_timeout",
+                                                      "body_size_limit",      "max_frames_per_stack",
+                                                      "max_stack_groups",     "detection"};
+constexpr std::array<std::string_view, 11> kScrapeKeys{
+    "job_name",        "scheme",     "profile",        "profile_path", "format", "scrape_interval", "scrape_timeout",
+    "body_size_limit", "tls_config", "static_configs", "detection"};
+constexpr std::array<std::string_view, 24> kDetectionKeys{
+    "method",          "window",           "max_samples",       "min_duration",     "min_samples",
+    "p_value",         "min_increase",     "saturation_ratio",  "max_dispersion",     "explained_ratio",
+    "warmup",          "restart_drop",     "for",               "keep_firing_for",  "max_stack_series",
+    "max_tracked_stacks", "stale_polls",   "app_modules",       "plumbing_prefixes", "goroutine_limit",
+    "seed_points",     "seed_factor",      "seed_consecutive",  "seed_absolute_cap"};
 constexpr std::array<std::string_view, 3> kTlsKeys{"ca_file", "server_name", "insecure_skip_verify"};
 constexpr std::array<std::string_view, 2> kStaticKeys{"targets", "labels"};
 
@@ -122,6 +132,7 @@ class Decoder {
     for (const Entry& e : es) {
       if (e.name == "global") global = decode_global(e, config.global);
     }
+    global_detection_ = &config.global.detection;
     for (const Entry& e : es) {
       if (e.name == "scrape_configs") decode_scrape_configs(e, global, config.scrape_configs);
     }
@@ -261,6 +272,160 @@ class Decoder {
     return {std::nullopt, true};
   }
 
+  // A duration that may be 0 (for: 0s fires at once, warmup: 0s disables the grace).
+  Read<Duration> duration_or_zero_field(const Entry& e, const std::string& prefix) {
+    if (e.value.IsNull()) return {};
+    if (!expect(e, YAML::NodeType::Scalar, "a duration such as 15s", prefix)) return {std::nullopt, true};
+    const std::optional<Duration> d = common::parse_duration(e.value.Scalar());
+    if (!d) {
+      error(value_position(e),
+            prefix + e.name + ": invalid duration " + quote(e.value.Scalar()) + "; " + std::string(kDurationHint));
+      return {std::nullopt, true};
+    }
+    return {d, false};
+  }
+
+  // A decimal number in [min, max], e.g. p_value: 0.01.
+  Read<double> number_field(const Entry& e, double min, double max, const std::string& prefix) {
+    if (e.value.IsNull()) return {};
+    if (!expect(e, YAML::NodeType::Scalar, "a number", prefix)) return {std::nullopt, true};
+    const std::string& text = e.value.Scalar();
+    double v = 0;
+    const char* end = text.data() + text.size();
+    const auto [ptr, ec] = std::from_chars(text.data(), end, v);
+    if (text.empty() || ec != std::errc() || ptr != end || !std::isfinite(v) || v < min || v > max) {
+      std::ostringstream range;
+      range << min << " to " << max;
+      error(value_position(e), prefix + e.name + ": expected a number from " + range.str() + ", got " + quote(text));
+      return {std::nullopt, true};
+    }
+    return {v, false};
+  }
+
+  // A sequence of non-empty strings.
+  Read<std::vector<std::string>> string_list_field(const Entry& e, const std::string& prefix) {
+    if (e.value.IsNull()) return {};
+    if (!expect(e, YAML::NodeType::Sequence, "a sequence of strings", prefix)) return {std::nullopt, true};
+    std::vector<std::string> out;
+    bool bad = false;
+    for (auto it = e.value.begin(); it != e.value.end(); ++it) {
+      if (!it->IsScalar() || it->Scalar().empty()) {
+        error(position_of(*it), prefix + e.name + ": expected a non-empty string, got " + describe(*it));
+        bad = true;
+        continue;
+      }
+      out.push_back(it->Scalar());
+    }
+    if (bad) return {std::nullopt, true};
+    return {std::move(out), false};
+  }
+
+  // A `detection:` section, applied over `d` (the defaults, or for a job the global section's values).
+  void decode_detection(const Entry& section, const std::string& outer_prefix, detect::Options& d) {
+    const std::string prefix = outer_prefix + "detection: ";
+    if (section.value.IsNull()) return;
+    if (!expect(section, YAML::NodeType::Map, "a mapping", outer_prefix)) return;
+    const std::vector<Entry> es = known(entries(section.value, prefix), kDetectionKeys, prefix);
+    const auto set_count = [&](const Entry& e, std::uint64_t max, std::size_t& out) {
+      if (const Read<std::uint64_t> r = count_field(e, max, prefix); r.value) out = static_cast<std::size_t>(*r.value);
+    };
+    const auto set_number = [&](const Entry& e, double min, double max, double& out) {
+      if (const Read<double> r = number_field(e, min, max, prefix); r.value) out = *r.value;
+    };
+    const auto set_duration = [&](const Entry& e, Duration& out) {
+      if (const Read<Duration> r = duration_field(e, prefix); r.value) out = *r.value;
+    };
+    const auto set_duration_or_zero = [&](const Entry& e, Duration& out) {
+      if (const Read<Duration> r = duration_or_zero_field(e, prefix); r.value) out = *r.value;
+    };
+    for (const Entry& e : es) {
+      if (e.name == "method") {
+        static constexpr std::array<std::pair<std::string_view, detect::Method>, 2> kMethods{
+            {{"trend", detect::Method::trend}, {"seed", detect::Method::seed}}};
+        if (const Read<detect::Method> r = enum_field(e, kMethods, prefix); r.value) d.method = *r.value;
+      } else if (e.name == "window") {
+        set_duration(e, d.window);
+      } else if (e.name == "max_samples") {
+        set_count(e, 100'000, d.max_samples);
+      } else if (e.name == "min_duration") {
+        set_duration(e, d.min_duration);
+      } else if (e.name == "min_samples") {
+        set_count(e, 100'000, d.min_samples);
+      } else if (e.name == "p_value") {
+        set_number(e, 1e-12, 1, d.p_value);
+      } else if (e.name == "min_increase") {
+        set_number(e, 0, 1e9, d.min_increase);
+      } else if (e.name == "saturation_ratio") {
+        set_number(e, 0, 1, d.saturation_ratio);
+      } else if (e.name == "max_dispersion") {
+        set_number(e, 0, 1e6, d.max_dispersion);
+      } else if (e.name == "explained_ratio") {
+        set_number(e, 0, 1, d.explained_ratio);
+      } else if (e.name == "warmup") {
+        set_duration_or_zero(e, d.warmup);
+      } else if (e.name == "restart_drop") {
+        set_number(e, 0, 1, d.restart_drop);
+      } else if (e.name == "for") {
+        set_duration_or_zero(e, d.for_duration);
+      } else if (e.name == "keep_firing_for") {
+        set_duration_or_zero(e, d.keep_firing_for);
+      } else if (e.name == "max_stack_series") {
+        set_count(e, 1'000, d.max_stack_series);
+      } else if (e.name == "max_tracked_stacks") {
+        set_count(e, 100'000, d.max_tracked_stacks);
+      } else if (e.name == "stale_polls") {
+        set_count(e, 10'000, d.stale_polls);
+      } else if (e.name == "app_modules") {
+        if (auto r = string_list_field(e, prefix); r.value) d.app_modules = std::move(*r.value);
+      } else if (e.name == "plumbing_prefixes") {
+        if (auto r = string_list_field(e, prefix); r.value) d.plumbing_prefixes = std::move(*r.value);
+      } else if (e.name == "goroutine_limit") {
+        if (const Read<std::uint64_t> r = count_field(e, 1'000'000'000'000ull, prefix); r.value) {
+          d.goroutine_limit = *r.value;
+        }
+      } else if (e.name == "seed_points") {
+        set_count(e, 100'000, d.seed_points);
+      } else if (e.name == "seed_factor") {
+        set_number(e, 0, 1e6, d.seed_factor);
+      } else if (e.name == "seed_consecutive") {
+        set_count(e, 100'000, d.seed_consecutive);
+      } else if (e.name == "seed_absolute_cap") {
+        set_number(e, 0, 1e9, d.seed_absolute_cap);
+      }
+    }
+    if (d.min_samples < 3) {
+      error(position_of(section.key), prefix + "min_samples must be at least 3");
+      d.min_samples = 3;
+    }
+  }
+
+  bool check_min_duration(const Entry& section, const std::string& prefix, const detect::Options& d) {
+    if (d.min_duration <= d.window) return true;
+    error(position_of(section.key), prefix + "detection: min_duration (" + common::format_duration(d.min_duration) +
+                                        ") must not be greater than window (" + common::format_duration(d.window) +
+                                        ")");
+    return false;
+  }
+
+  // A window that cannot hold min_samples polls, or shorter than min_duration, would never alert: say so.
+  void check_window(const Entry* detection_entry, const YAML::Node& item, const std::string& prefix,
+                    const ScrapeConfig& job) {
+    const detect::Options& d = job.detection;
+    const Position where = detection_entry != nullptr ? position_of(detection_entry->key) : position_of(item);
+    // Without a detection section of its own the job has the global values, checked there already.
+    if (detection_entry != nullptr && !check_min_duration(*detection_entry, prefix, d)) return;
+    if (d.min_duration > d.window) return;
+    if (job.scrape_interval.count() <= 0) return;  // an invalid interval was reported already
+    const auto polls = static_cast<std::size_t>(d.window / job.scrape_interval);
+    if (polls < d.min_samples || d.max_samples < d.min_samples) {
+      error(where, prefix + "detection: window (" + common::format_duration(d.window) + ") holds " +
+                       std::to_string(std::min(polls, d.max_samples)) + " polls at scrape_interval " +
+                       common::format_duration(job.scrape_interval) + " (max_samples " +
+                       std::to_string(d.max_samples) + "), fewer than min_samples (" +
+                       std::to_string(d.min_samples) + "): nothing could ever alert");
+    }
+  }
+
   // Reports a timeout longer than the interval at the timeout's value; Prometheus allows them to be equal.
   void check_timeout(const Entry& timeout_entry, Duration timeout, Duration interval, bool interval_inherited,
                      const std::string& prefix) {
@@ -297,6 +462,9 @@ class Decoder {
         if (const Read<std::uint64_t> r = count_field(e, kMaxGroupsLimit, prefix); r.value) {
           g.max_stack_groups = static_cast<std::size_t>(*r.value);
         }
+      } else if (e.name == "detection") {
+        decode_detection(e, prefix, g.detection);
+        check_min_duration(e, prefix, g.detection);
       }
     }
     if (t.interval) t.interval = g.scrape_interval;
@@ -346,7 +514,9 @@ class Decoder {
     }
 
     ScrapeConfig job;
+    if (global_detection_ != nullptr) job.detection = *global_detection_;
     bool job_name_seen = false;
+    const Entry* detection_entry = nullptr;
     const Entry* interval_entry = nullptr;
     const Entry* timeout_entry = nullptr;
     const Entry* profile_entry = nullptr;
@@ -392,6 +562,9 @@ class Decoder {
         decode_tls(e, prefix, job.tls_config);
       } else if (e.name == "static_configs") {
         decode_static_configs(e, prefix, job.static_configs);
+      } else if (e.name == "detection") {
+        detection_entry = &e;
+        decode_detection(e, prefix, job.detection);
       }
     }
     if (!job_name_seen) error(position_of(item), index_prefix + "job_name is required");
@@ -407,6 +580,7 @@ class Decoder {
     }
     if (job.body_size_limit == 0 && global.body_size_limit) job.body_size_limit = *global.body_size_limit;
     decode_job_timing(interval_entry, timeout_entry, global, prefix, job);
+    check_window(detection_entry, item, prefix, job);
     return job;
   }
 
@@ -543,6 +717,7 @@ class Decoder {
 
   const std::string& file_;
   std::vector<Diagnostic>& out_;
+  const detect::Options* global_detection_ = nullptr;  // set once the global section is decoded
 };
 
 std::string sha256_hex(std::string_view bytes) {

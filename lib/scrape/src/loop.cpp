@@ -25,12 +25,14 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 }  // namespace
 
 Loop::Loop(asio::io_context& io, LoopSettings settings, std::shared_ptr<asio::ssl::context> tls,
-           ScrapeMetrics& metrics)
+           ScrapeMetrics& metrics, DetectionMetrics& detection_metrics)
     : strand_(asio::make_strand(io)),
       settings_(std::move(settings)),
       timer_(strand_),
       fetcher_(strand_, settings_.endpoint, std::move(tls), settings_.body_limit),
       series_(std::in_place, metrics, settings_.labels, settings_.kind),
+      detector_(settings_.detection),
+      detection_series_(std::in_place, detection_metrics, settings_.labels),
       log_(common::logger("scrape")) {}
 
 void Loop::start() {
@@ -68,6 +70,7 @@ void Loop::stop(std::function<void()> on_stopped) {
 void Loop::finish() {
   running_ = false;
   series_.reset();  // before on_stopped: a successor with the same labels must not share these series
+  detection_series_.reset();
   auto callbacks = std::move(on_stopped_);
   on_stopped_.clear();
   for (auto& cb : callbacks) cb();
@@ -85,6 +88,24 @@ asio::awaitable<void> Loop::run() {
     next = next_tick(next, settings_.interval, std::chrono::steady_clock::now());
   }
   fetcher_.cancel();
+}
+
+void Loop::log_alert(const detect::Event& e) {
+  // Warn only when an alert fires: pending and resolved are routine.
+  const auto level = e.state == detect::Transition::firing ? spdlog::level::warn : spdlog::level::info;
+  const std::string growth = std::to_string(e.slope_per_second * 60);
+  const std::string p = std::to_string(e.p_value);
+  const std::string_view state = detect::transition_name(e.state);
+  if (e.scope == detect::Scope::total) {
+    common::log(*log_, level, "leak alert",
+                {Field{"job", settings_.service}, Field{"target", settings_.target}, Field{"scope", "total"},
+                 Field{"state", state}, Field{"growth_per_min", growth}, Field{"p_value", p}});
+  } else {
+    common::log(*log_, level, "leak alert",
+                {Field{"job", settings_.service}, Field{"target", settings_.target}, Field{"scope", "stack"},
+                 Field{"state", state}, Field{"function", e.function}, Field{"location", e.location},
+                 Field{"growth_per_min", growth}, Field{"p_value", p}});
+  }
 }
 
 asio::awaitable<void> Loop::poll_once() {
@@ -115,6 +136,9 @@ asio::awaitable<void> Loop::poll_once() {
                     {Field{"job", settings_.service}, Field{"target", settings_.target}});
       }
       last_ok_ = true;
+      // The same call `leakwatch replay` makes for each saved profile.
+      for (const detect::Event& e : detector_.observe(now, std::move(*profile))) log_alert(e);
+      detection_series_->update(detector_);
       co_return;
     }
     fetched.outcome = Outcome::parse_error;

@@ -55,6 +55,7 @@ std::vector<LoopSettings> plan_targets(const config::Config& config) {
         s.timeout = job.scrape_timeout;
         s.format = job.format;
         s.kind = job.profile;
+        s.detection = job.detection;
         s.body_limit = job.body_size_limit;
         s.limits.max_decompressed_bytes = job.body_size_limit;  // the limit covers the inflated profile too
         s.limits.max_frames_per_stack = config.global.max_frames_per_stack;
@@ -74,7 +75,7 @@ std::vector<LoopSettings> plan_targets(const config::Config& config) {
 }
 
 Manager::Manager(asio::io_context& io, prometheus::Registry& registry)
-    : io_(io), strand_(asio::make_strand(io)), metrics_(registry) {}
+    : io_(io), strand_(asio::make_strand(io)), metrics_(registry), detection_metrics_(registry) {}
 
 std::shared_ptr<asio::ssl::context> Manager::tls_context(const config::ScrapeConfig& job) {
   auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
@@ -155,7 +156,7 @@ void Manager::start_loops(std::vector<LoopSettings> settings) {
     if (s.endpoint.https) {
       if (auto it = tls_.find(s.service); it != tls_.end()) tls = it->second;
     }
-    auto loop = std::make_shared<Loop>(io_, std::move(s), std::move(tls), metrics_);
+    auto loop = std::make_shared<Loop>(io_, std::move(s), std::move(tls), metrics_, detection_metrics_);
     loop->start();
     loops_.emplace(key, std::move(loop));
   }

@@ -3,6 +3,7 @@
 // shared_ptr<const Config>; a reload builds a new one and swaps it in only if it validated.
 
 #include "leakwatch/common/duration.hpp"
+#include "leakwatch/detect/options.hpp"
 #include "leakwatch/pprof/parser.hpp"
 #include "leakwatch/pprof/profile.hpp"
 
@@ -37,6 +38,8 @@ struct GlobalConfig {
   // profile with more groups keeps the first ones; both are marked truncated.
   std::size_t max_frames_per_stack = pprof::Limits{}.max_frames_per_stack;
   std::size_t max_stack_groups = pprof::Limits{}.max_groups;
+  // The `detection:` section: defaults for every job's detection.
+  detect::Options detection;
 };
 
 // Where net/http/pprof serves each profile kind; profile_path overrides it.
@@ -56,6 +59,8 @@ struct ScrapeConfig {
   std::uint64_t body_size_limit = 0;  // after load: the global value if not set here
   TlsConfig tls_config;
   std::vector<StaticConfig> static_configs;
+  // After load: the global detection settings with this job's `detection:` keys applied over them.
+  detect::Options detection;
 };
 
 struct Config {

@@ -4,7 +4,9 @@
 // so a Loop lives as long as it has work pending.
 
 #include "leakwatch/common/duration.hpp"
+#include "leakwatch/detect/detector.hpp"
 #include "leakwatch/pprof/parser.hpp"
+#include "leakwatch/scrape/detection_metrics.hpp"
 #include "leakwatch/scrape/http_fetcher.hpp"
 #include "leakwatch/scrape/metrics.hpp"
 #include "leakwatch/scrape/schedule.hpp"
@@ -36,6 +38,7 @@ struct LoopSettings {
   Endpoint endpoint;
   std::uint64_t body_limit = 64ull << 20;
   std::string tls_ca_file;        // part of the settings so that a changed CA restarts the loop
+  detect::Options detection;      // changed settings restart the loop, and with it the statistics
 
   friend bool operator==(const LoopSettings&, const LoopSettings&) = default;
 };
@@ -43,7 +46,7 @@ struct LoopSettings {
 class Loop : public std::enable_shared_from_this<Loop> {
  public:
   Loop(boost::asio::io_context& io, LoopSettings settings, std::shared_ptr<boost::asio::ssl::context> tls,
-       ScrapeMetrics& metrics);
+       ScrapeMetrics& metrics, DetectionMetrics& detection_metrics);
 
   // Starts polling at the target's offset. Call once.
   void start();
@@ -58,12 +61,15 @@ class Loop : public std::enable_shared_from_this<Loop> {
   boost::asio::awaitable<void> run();
   boost::asio::awaitable<void> poll_once();
   void finish();
+  void log_alert(const detect::Event& event);
 
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   LoopSettings settings_;
   boost::asio::steady_timer timer_;
   HttpFetcher fetcher_;
   std::optional<TargetSeries> series_;
+  detect::TargetDetector detector_;
+  std::optional<DetectionSeries> detection_series_;
   std::shared_ptr<spdlog::logger> log_;
   bool stopping_ = false;
   bool running_ = false;

@@ -5,6 +5,7 @@
 
 #include "leakwatch/config/config.hpp"
 #include "leakwatch/scrape/loop.hpp"
+#include "leakwatch/scrape/detection_metrics.hpp"
 #include "leakwatch/scrape/metrics.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -43,6 +44,7 @@ class Manager : public std::enable_shared_from_this<Manager> {
   boost::asio::io_context& io_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   ScrapeMetrics metrics_;
+  DetectionMetrics detection_metrics_;
   std::map<std::string, std::shared_ptr<Loop>> loops_;  // by service + target
   std::map<std::string, std::shared_ptr<boost::asio::ssl::context>> tls_;  // by service, for the current config
   std::shared_ptr<const config::Config> config_;

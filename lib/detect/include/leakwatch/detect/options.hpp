@@ -1,0 +1,86 @@
+#pragma once
+// Detection settings: every threshold the decision uses, with its default. The config file's `detection:`
+// sections (global and per scrape config) fill this; README "How detection decides" explains each one.
+
+#include "leakwatch/common/duration.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace leakwatch::detect {
+
+using common::Duration;
+
+enum class Method {
+  trend,  // leakwatch's method: robust trend + significance + per-stack evidence (see evaluate.hpp)
+  seed,   // the seed article's growth-rate rule on the total, kept for comparison (stats::SeedRule)
+};
+
+struct Options {
+  Method method = Method::trend;
+
+  // How far back each series' statistics look.
+  Duration window{3'600'000};
+  // Most samples kept per series: bounds memory whatever the poll interval (1h at 5s = 720).
+  std::size_t max_samples = 720;
+
+  // A series is a leak candidate only when all of these hold over its window (since its last reset):
+  Duration min_duration{300'000};  // the samples span at least this long
+  std::size_t min_samples = 8;     // ... and number at least this many
+  double p_value = 0.01;           // Mann–Kendall one-sided p-value for growth at most this
+  double min_increase = 5;         // the Theil–Sen line rises at least this many goroutines
+  // Not saturating: the least-squares slope of the last third of the window is at least this fraction of
+  // the whole window's Theil–Sen slope (warm-up and cache fills flatten out; leaks do not).
+  double saturation_ratio = 0.5;
+  // Leaked goroutines never leave, so a leaking group's count hugs its trend line; a group whose goroutines
+  // come and go (requests, sessions, batch workers) scatters around its local level like Poisson noise, the
+  // square root of its size. A stack group is a candidate only when that scatter (evaluate.hpp,
+  // dispersion()) is at most this multiple of sqrt(mean count).
+  double max_dispersion = 0.5;
+  // The total's growth is a leak only when leak-candidate stack groups account for at least this fraction
+  // of it (per-stack growth explains the total's growth).
+  double explained_ratio = 0.5;
+
+  // Growth within this long after the first sample or a restart never alerts: warm-up fills pools and
+  // caches, which look exactly like a leak until they saturate. A leak present from the start is caught
+  // once this has passed.
+  Duration warmup{1'800'000};
+  // The total falling below this fraction of its previous sample (and by at least 10 goroutines) is a
+  // restart: every series starts over and active alerts resolve.
+  double restart_drop = 0.5;
+
+  // Alert state machine, as Prometheus rules: pending this long -> firing; a firing alert whose condition
+  // stops holding stays firing this long (a brief pause in a leak does not resolve it).
+  Duration for_duration{300'000};
+  Duration keep_firing_for{600'000};
+  // debug=2 only: when a candidate group's oldest goroutine has been blocked for at least half the group's
+  // growth period, its goroutines demonstrably stay blocked, and `for` is halved.
+
+  // Cardinality: stack groups exported per target (the rest summed into one series), and stack groups
+  // tracked per target (largest first; the rest are counted but get no statistics).
+  std::size_t max_stack_series = 20;
+  std::size_t max_tracked_stacks = 200;
+  // A tracked group absent from this many consecutive profiles is dropped.
+  std::size_t stale_polls = 3;
+
+  // Which frame an alert names (pprof::ClassifyOptions): the application's module paths, and function-name
+  // prefixes of extra plumbing (an RPC framework's serving loops) to look past.
+  std::vector<std::string> app_modules;
+  std::vector<std::string> plumbing_prefixes;
+
+  // Goroutine limit for the time-to-limit projection (predict_linear on the total); 0 = none.
+  std::uint64_t goroutine_limit = 0;
+
+  // The seed rule's parameters (method: seed). The rule has its own persistence (consecutive hot
+  // windows), so `for` does not apply to it.
+  std::size_t seed_points = 12;
+  double seed_factor = 1.8;
+  std::size_t seed_consecutive = 3;
+  double seed_absolute_cap = 5.0;  // goroutines per second
+
+  friend bool operator==(const Options&, const Options&) = default;
+};
+
+}  // namespace leakwatch::detect

@@ -1,0 +1,288 @@
+#include "leakwatch/detect/detector.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+namespace leakwatch::detect {
+namespace {
+
+double seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
+
+// Goroutines parked on a synchronisation primitive can stay there forever; those in I/O, sleeping, in a
+// syscall or running are doing something and are not what a goroutine leak looks like. `unknown` is kept:
+// debug=1 hides the runtime frames that tell a channel wait from a select.
+bool can_leak(pprof::WaitClass c) {
+  switch (c) {
+    case pprof::WaitClass::io_wait:
+    case pprof::WaitClass::sleep:
+    case pprof::WaitClass::syscall:
+    case pprof::WaitClass::running:
+      return false;
+    default:
+      return true;
+  }
+}
+
+std::string location_of(const pprof::Frame& f) {
+  const pprof::Frame n = pprof::normalize_frame(f);
+  return n.file + ":" + std::to_string(n.line);
+}
+
+stats::SeedRuleOptions seed_options(const Options& o) {
+  stats::SeedRuleOptions s;
+  s.points = o.seed_points;
+  s.factor = o.seed_factor;
+  s.consecutive = o.seed_consecutive;
+  s.absolute_cap = o.seed_absolute_cap;
+  return s;
+}
+
+}  // namespace
+
+TargetDetector::Series::Series(const Options& o) : window(seconds(o.window), o.max_samples) {}
+
+TargetDetector::TargetDetector(Options options) : options_(std::move(options)), total_(options_) {
+  classify_.app_modules = options_.app_modules;
+  classify_.extra_plumbing_prefixes = options_.plumbing_prefixes;
+  if (options_.method == Method::seed) seed_.emplace(seed_options(options_));
+}
+
+std::vector<Event> TargetDetector::observe(double t, pprof::Profile profile) {
+  std::vector<Event> events;
+  if (started_ && t <= last_t_) return events;
+  pprof::classify(profile, classify_);
+  profile = pprof::merge_by_signature(std::move(profile));
+  const double total = static_cast<double>(profile.total);
+
+  if (!started_) {
+    started_ = true;
+    start_ = t;
+  } else if (total < options_.restart_drop * last_total_ && last_total_ - total >= 10) {
+    restart(t, events);
+  }
+  last_t_ = t;
+  last_total_ = total;
+
+  total_.window.push({t, total});
+  total_.status.count = total;
+  update_stacks(t, profile);
+  evaluate_all(t, events);
+  return events;
+}
+
+void TargetDetector::restart(double t, std::vector<Event>& events) {
+  if (auto tr = total_.alert.reset()) emit(total_, Scope::total, *tr, t, events);
+  total_.window.clear();
+  total_.verdict = {};
+  total_.status.slope_per_second = 0;
+  total_.status.p_value = 1;
+  total_.status.state = AlertState::inactive;
+  std::vector<std::uint64_t> order;
+  for (const auto& [sig, s] : stacks_) order.push_back(sig);
+  std::sort(order.begin(), order.end());
+  for (const auto sig : order) {
+    const Stack& s = stacks_.at(sig);
+    if (s.alert.active()) emit(s, Scope::stack, Transition::resolved, t, events);
+  }
+  stacks_.clear();
+  if (seed_) seed_->reset();
+  start_ = t;
+}
+
+void TargetDetector::update_stacks(double t, const pprof::Profile& profile) {
+  last_groups_total_ = 0;
+  std::vector<const pprof::StackGroup*> untracked;
+  for (auto& [sig, s] : stacks_) ++s.absent;  // cleared below for the groups present
+  for (const pprof::StackGroup& g : profile.groups) {
+    last_groups_total_ += static_cast<double>(g.count);
+    auto it = stacks_.find(g.signature);
+    if (it == stacks_.end()) {
+      if (stacks_.size() >= options_.max_tracked_stacks) {
+        untracked.push_back(&g);
+        continue;
+      }
+      it = stacks_.try_emplace(g.signature, options_).first;
+      Stack& s = it->second;
+      s.status.signature = g.signature;
+      if (!g.frames.empty()) {
+        const pprof::Frame& site = g.frames[std::min(g.leak_site, g.frames.size() - 1)];
+        s.status.function = site.function;
+        s.status.location = location_of(site);
+      }
+    }
+    Stack& s = it->second;
+    s.absent = 0;
+    s.wait_class = g.wait_class;
+    s.has_wait_data = !g.states.empty();
+    s.max_wait_minutes = g.wait_minutes.max_minutes;
+    s.window.push({t, static_cast<double>(g.count)});
+    s.status.count = static_cast<double>(g.count);
+    s.peak = std::max(s.peak, s.status.count);
+  }
+
+  // Absent groups count 0 until they are stale; an active alert resolves when its series is dropped.
+  for (auto it = stacks_.begin(); it != stacks_.end();) {
+    Stack& s = it->second;
+    if (s.absent == 0) {
+      ++it;
+      continue;
+    }
+    if (s.absent >= options_.stale_polls && !s.alert.active()) {
+      it = stacks_.erase(it);
+      continue;
+    }
+    s.window.push({t, 0});
+    s.status.count = 0;
+    ++it;
+  }
+
+  // Over capacity, a bigger newcomer replaces the smallest quiet tracked group: a growing leak soon
+  // outgrows the noise it starts among.
+  if (untracked.empty()) return;
+  std::sort(untracked.begin(), untracked.end(),
+            [](const auto* a, const auto* b) { return a->count > b->count; });
+  std::vector<std::pair<double, std::uint64_t>> quiet;
+  for (const auto& [sig, s] : stacks_) {
+    if (!s.alert.active()) quiet.emplace_back(s.status.count, sig);
+  }
+  std::sort(quiet.begin(), quiet.end());
+  std::size_t q = 0;
+  for (const pprof::StackGroup* g : untracked) {
+    if (q == quiet.size() || quiet[q].first >= static_cast<double>(g->count)) break;
+    stacks_.erase(quiet[q++].second);
+    Stack& s = stacks_.try_emplace(g->signature, options_).first->second;
+    s.status.signature = g->signature;
+    if (!g->frames.empty()) {
+      const pprof::Frame& site = g->frames[std::min(g->leak_site, g->frames.size() - 1)];
+      s.status.function = site.function;
+      s.status.location = location_of(site);
+    }
+    s.wait_class = g->wait_class;
+    s.has_wait_data = !g->states.empty();
+    s.max_wait_minutes = g->wait_minutes.max_minutes;
+    s.window.push({t, static_cast<double>(g->count)});
+    s.status.count = static_cast<double>(g->count);
+    s.peak = s.status.count;
+  }
+}
+
+void TargetDetector::evaluate_all(double t, std::vector<Event>& events) {
+  const bool warm = t - start_ < seconds(options_.warmup);
+  const double for_s = seconds(options_.for_duration);
+  const double keep_s = seconds(options_.keep_firing_for);
+
+  // Stacks first: the total's verdict asks how much of its growth they explain.
+  std::vector<std::uint64_t> order;
+  order.reserve(stacks_.size());
+  double explained = 0;
+  for (auto& [sig, s] : stacks_) {
+    s.verdict = evaluate(s.window, options_, /*stack=*/true, s.peak);
+    s.status.slope_per_second = s.verdict.slope;
+    s.status.p_value = s.verdict.p_value;
+    if (s.verdict.candidate && can_leak(s.wait_class)) explained += s.verdict.slope;
+    order.push_back(sig);
+  }
+  std::sort(order.begin(), order.end());  // deterministic event order (replay output is compared)
+
+  total_.verdict = evaluate(total_.window, options_, /*stack=*/false);
+  total_.status.slope_per_second = total_.verdict.slope;
+  total_.status.p_value = total_.verdict.p_value;
+
+  bool total_condition = false;
+  double total_for = for_s;
+  if (seed_) {
+    // The rule carries its own persistence (consecutive hot windows); `for` on top would not be the rule.
+    total_for = 0;
+    total_condition = seed_->push({t, total_.status.count});
+    total_.status.slope_per_second = seed_->last_slope();
+  } else {
+    total_condition = !warm && total_.verdict.candidate && explained >= options_.explained_ratio * total_.verdict.slope;
+  }
+  if (auto tr = total_.alert.update(total_condition, t, total_for, keep_s)) {
+    emit(total_, Scope::total, *tr, t, events);
+  }
+  total_.status.state = total_.alert.state();
+
+  for (const auto sig : order) {
+    Stack& s = stacks_.at(sig);
+    bool condition = false;
+    double stack_for = for_s;
+    if (!seed_) {
+      condition = !warm && s.verdict.candidate && can_leak(s.wait_class);
+      // debug=2: the group's oldest goroutine has been blocked through at least half of the window's
+      // growth, so these goroutines demonstrably stay put; that is evidence enough to halve `for`.
+      const double covered = s.window.empty() ? 0 : s.window.back().t - s.window.front().t;
+      if (condition && s.has_wait_data && covered > 0 && s.max_wait_minutes * 60.0 >= covered / 2) {
+        stack_for /= 2;
+      }
+    }
+    if (auto tr = s.alert.update(condition, t, stack_for, keep_s)) emit(s, Scope::stack, *tr, t, events);
+    s.status.state = s.alert.state();
+  }
+  // A stale group kept only for its alert goes once that has resolved.
+  for (auto it = stacks_.begin(); it != stacks_.end();) {
+    if (it->second.absent >= options_.stale_polls && !it->second.alert.active()) {
+      it = stacks_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void TargetDetector::emit(const Series& s, Scope scope, Transition tr, double t, std::vector<Event>& events) const {
+  Event e;
+  e.t = t;
+  e.scope = scope;
+  e.state = tr;
+  e.slope_per_second = s.status.slope_per_second;
+  e.p_value = s.status.p_value;
+  if (scope == Scope::stack) {
+    e.signature = s.status.signature;
+    e.function = s.status.function;
+    e.location = s.status.location;
+  }
+  events.push_back(std::move(e));
+}
+
+std::vector<SeriesStatus> TargetDetector::top_stacks() const {
+  std::vector<const SeriesStatus*> all;
+  all.reserve(stacks_.size());
+  for (const auto& [sig, s] : stacks_) all.push_back(&s.status);
+  const auto rank = [](const SeriesStatus* a, const SeriesStatus* b) {
+    if (a->state != b->state) return a->state > b->state;
+    if (a->slope_per_second != b->slope_per_second) return a->slope_per_second > b->slope_per_second;
+    if (a->count != b->count) return a->count > b->count;
+    return a->signature < b->signature;
+  };
+  const std::size_t n = std::min(all.size(), options_.max_stack_series);
+  std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n), all.end(), rank);
+  std::vector<SeriesStatus> out;
+  out.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) out.push_back(*all[i]);
+  return out;
+}
+
+double TargetDetector::other_count() const {
+  double shown = 0;
+  for (const auto& s : top_stacks()) shown += s.count;
+  return std::max(0.0, last_groups_total_ - shown);
+}
+
+std::optional<double> TargetDetector::seconds_to_limit() const {
+  if (options_.goroutine_limit == 0 || total_.window.size() < 2) return std::nullopt;
+  const auto fit = total_.window.least_squares();
+  if (!fit) return std::nullopt;
+  return stats::seconds_until(*fit, total_.window.back().t, static_cast<double>(options_.goroutine_limit));
+}
+
+std::size_t TargetDetector::memory_bytes() const noexcept {
+  std::size_t bytes = sizeof(*this) + total_.window.memory_bytes();
+  for (const auto& [sig, s] : stacks_) {
+    bytes += sizeof(s) + s.window.memory_bytes() + s.status.function.capacity() + s.status.location.capacity() +
+             sizeof(void*) * 2;  // the map node's links
+  }
+  return bytes;
+}
+
+}  // namespace leakwatch::detect

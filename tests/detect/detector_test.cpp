@@ -1,0 +1,241 @@
+#include "leakwatch/detect/detector.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <functional>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace leakwatch;
+using detect::Event;
+using detect::Scope;
+using detect::TargetDetector;
+using detect::Transition;
+
+namespace {
+
+constexpr double kT0 = 1.7e9;
+constexpr double kStep = 15;
+
+pprof::StackGroup group(const std::string& function, std::uint64_t count, std::uint32_t line = 10,
+                        std::vector<pprof::Frame> leafward = {}) {
+  pprof::StackGroup g;
+  g.count = count;
+  g.frames = std::move(leafward);
+  g.frames.push_back({function, "/app/main.go", line});
+  g.frames.push_back({"main.main", "/app/main.go", 99});
+  return g;
+}
+
+pprof::Profile profile_of(std::vector<pprof::StackGroup> groups) {
+  pprof::Profile p;
+  for (const auto& g : groups) p.total += g.count;
+  p.groups = std::move(groups);
+  return p;
+}
+
+// Feeds polls every 15 s for `minutes`, the groups of each from make(minute); returns every event.
+std::vector<Event> run(TargetDetector& d, double from_minute, double minutes,
+                       const std::function<std::vector<pprof::StackGroup>(double)>& make) {
+  std::vector<Event> all;
+  for (double m = from_minute; m < from_minute + minutes; m += kStep / 60) {
+    auto events = d.observe(kT0 + m * 60, profile_of(make(m)));
+    all.insert(all.end(), events.begin(), events.end());
+  }
+  return all;
+}
+
+const Event* first(const std::vector<Event>& events, Scope scope, Transition state) {
+  for (const auto& e : events) {
+    if (e.scope == scope && e.state == state) return &e;
+  }
+  return nullptr;
+}
+
+double minute_of(const Event& e) { return (e.t - kT0) / 60; }
+
+}  // namespace
+
+TEST_CASE("a leak that starts after warm-up fires, naming its function and line", "[detect]") {
+  TargetDetector d{detect::Options{}};
+  std::mt19937 rng(1);
+  std::poisson_distribution<int> load(200);
+  const auto events = run(d, 0, 90, [&](double m) {
+    const auto leaked = static_cast<std::uint64_t>(m < 40 ? 0 : std::floor(3 * (m - 40)));
+    std::vector<pprof::StackGroup> g{group("main.worker", static_cast<std::uint64_t>(load(rng)), 20)};
+    if (leaked > 0) g.push_back(group("main.leak", leaked));
+    return g;
+  });
+
+  const Event* pending = first(events, Scope::stack, Transition::pending);
+  const Event* firing = first(events, Scope::stack, Transition::firing);
+  REQUIRE(pending != nullptr);
+  REQUIRE(firing != nullptr);
+  CHECK(firing->function == "main.leak");
+  CHECK(firing->location == "/app/main.go:10");
+  CHECK(firing->slope_per_second * 60 == Approx(3).epsilon(0.1));
+  CHECK(firing->p_value < 0.01);
+  // Enough evidence takes min_duration (5m) of growth, then `for` (5m) of pending.
+  CHECK(minute_of(*pending) >= 45);
+  CHECK(minute_of(*pending) < 48);
+  CHECK(minute_of(*firing) - minute_of(*pending) == Approx(5).margin(0.01));
+  for (const auto& e : events) CHECK(e.function != "main.worker");
+
+  // The total grows because of the leak, so it alerts too, without naming a function.
+  const Event* total = first(events, Scope::total, Transition::firing);
+  REQUIRE(total != nullptr);
+  CHECK(total->function.empty());
+  CHECK(d.total().state == detect::AlertState::firing);
+
+  const auto top = d.top_stacks();
+  REQUIRE_FALSE(top.empty());
+  CHECK(top.front().function == "main.leak");  // active alerts are exported first
+  CHECK(top.front().state == detect::AlertState::firing);
+}
+
+TEST_CASE("warm-up growth that saturates never alerts", "[detect]") {
+  TargetDetector d{detect::Options{}};
+  const auto events = run(d, 0, 120, [](double m) {
+    return std::vector<pprof::StackGroup>{group("main.pool", static_cast<std::uint64_t>(15 * std::min(m, 20.0)))};
+  });
+  CHECK(events.empty());
+}
+
+TEST_CASE("a restart resolves active alerts and starts every series over", "[detect]") {
+  TargetDetector d{detect::Options{}};
+  const auto leak = [](double since) {
+    return [since](double m) {
+      return std::vector<pprof::StackGroup>{group("main.idle", 20, 30),
+                                            group("main.leak", static_cast<std::uint64_t>(1 + 4 * (m - since)))};
+    };
+  };
+  auto events = run(d, 0, 60, leak(0));
+  REQUIRE(first(events, Scope::stack, Transition::firing) != nullptr);  // caught once warm-up has passed
+
+  // The process restarts: 21 goroutines where there were hundreds.
+  events = run(d, 60, 20, leak(60));
+  REQUIRE(events.size() >= 2);
+  CHECK(minute_of(events[0]) == Approx(60));
+  CHECK(events[0].state == Transition::resolved);
+  const Event* stack_resolved = first(events, Scope::stack, Transition::resolved);
+  REQUIRE(stack_resolved != nullptr);
+  CHECK(stack_resolved->function == "main.leak");
+  CHECK(minute_of(*stack_resolved) == Approx(60));
+  // ... and the restarted process is in its warm-up again: nothing new for 30 minutes.
+  CHECK(first(events, Scope::stack, Transition::pending) == nullptr);
+  CHECK(d.total().state == detect::AlertState::inactive);
+}
+
+TEST_CASE("goroutines in network I/O do not make a leak alert however they grow", "[detect]") {
+  TargetDetector d{detect::Options{}};
+  const std::vector<pprof::Frame> netpoll{{"internal/poll.runtime_pollWait", "/go/src/runtime/netpoll.go", 305},
+                                          {"internal/poll.(*pollDesc).wait", "/go/src/internal/poll/fd.go", 84},
+                                          {"net.(*conn).Read", "/go/src/net/net.go", 183}};
+  const auto events = run(d, 0, 90, [&](double m) {
+    return std::vector<pprof::StackGroup>{group("main.readLoop", static_cast<std::uint64_t>(10 + 3 * m), 40, netpoll)};
+  });
+  CHECK(first(events, Scope::stack, Transition::pending) == nullptr);
+  // Nor does the total, since no leak-like group explains its growth.
+  CHECK(first(events, Scope::total, Transition::pending) == nullptr);
+  REQUIRE(d.top_stacks().size() == 1);
+  CHECK(d.top_stacks()[0].function == "main.readLoop");
+  CHECK(d.top_stacks()[0].slope_per_second * 60 == Approx(3).epsilon(0.05));
+}
+
+TEST_CASE("exported stacks are bounded and the rest is summed", "[detect]") {
+  detect::Options o;
+  o.max_stack_series = 5;
+  o.max_tracked_stacks = 12;
+  TargetDetector d{o};
+  std::vector<pprof::StackGroup> groups;
+  for (std::uint32_t i = 0; i < 30; ++i) groups.push_back(group("main.f" + std::to_string(i), 1 + i, 100 + i));
+  d.observe(kT0, profile_of(groups));
+  CHECK(d.tracked_stacks() == 12);
+  const auto top = d.top_stacks();
+  REQUIRE(top.size() == 5);
+  double shown = 0;
+  for (const auto& s : top) shown += s.count;
+  CHECK(d.other_count() == Approx(d.total().count - shown));
+
+  SECTION("a bigger newcomer displaces the smallest tracked group") {
+    groups.push_back(group("main.big", 1000, 500));
+    d.observe(kT0 + kStep, profile_of(groups));
+    CHECK(d.tracked_stacks() == 12);
+    bool found = false;
+    for (const auto& s : d.top_stacks()) found = found || s.function == "main.big";
+    CHECK(found);
+  }
+}
+
+TEST_CASE("a group absent for stale_polls profiles is dropped", "[detect]") {
+  TargetDetector d{detect::Options{}};
+  d.observe(kT0, profile_of({group("main.a", 3), group("main.b", 4, 20)}));
+  CHECK(d.tracked_stacks() == 2);
+  d.observe(kT0 + 15, profile_of({group("main.a", 3)}));
+  d.observe(kT0 + 30, profile_of({group("main.a", 3)}));
+  CHECK(d.tracked_stacks() == 2);  // absent twice: kept, counted as 0
+  d.observe(kT0 + 45, profile_of({group("main.a", 3)}));
+  CHECK(d.tracked_stacks() == 1);
+}
+
+TEST_CASE("the time to the goroutine limit follows predict_linear on the total", "[detect]") {
+  detect::Options o;
+  o.goroutine_limit = 1000;
+  TargetDetector d{o};
+  CHECK_FALSE(d.seconds_to_limit());
+  for (int i = 0; i <= 40; ++i) {
+    d.observe(kT0 + i * kStep, profile_of({group("main.leak", static_cast<std::uint64_t>(100 + i * kStep))}));
+  }
+  // 1 goroutine a second, at 700 now: 300 s to go.
+  REQUIRE(d.seconds_to_limit());
+  CHECK(*d.seconds_to_limit() == Approx(300).margin(0.5));
+
+  detect::Options none;
+  TargetDetector no_limit{none};
+  no_limit.observe(kT0, profile_of({group("main.leak", 1)}));
+  no_limit.observe(kT0 + 15, profile_of({group("main.leak", 20)}));
+  CHECK_FALSE(no_limit.seconds_to_limit());
+}
+
+TEST_CASE("the same samples give the same events, and older samples are ignored", "[detect]") {
+  const auto feed = [](TargetDetector& d) {
+    std::mt19937 rng(9);
+    std::poisson_distribution<int> load(300);
+    return run(d, 0, 80, [&](double m) {
+      return std::vector<pprof::StackGroup>{group("main.worker", static_cast<std::uint64_t>(load(rng)), 20),
+                                            group("main.leak", static_cast<std::uint64_t>(m > 35 ? 2 * (m - 35) : 0))};
+    });
+  };
+  TargetDetector a{detect::Options{}};
+  TargetDetector b{detect::Options{}};
+  const auto ea = feed(a);
+  const auto eb = feed(b);
+  REQUIRE_FALSE(ea.empty());
+  REQUIRE(ea.size() == eb.size());
+  for (std::size_t i = 0; i < ea.size(); ++i) {
+    CHECK(ea[i].t == eb[i].t);
+    CHECK(ea[i].state == eb[i].state);
+    CHECK(ea[i].function == eb[i].function);
+    CHECK(ea[i].p_value == eb[i].p_value);
+  }
+  CHECK(a.observe(kT0, profile_of({group("main.leak", 1)})).empty());
+  CHECK(a.total().count > 1);  // the late sample changed nothing
+}
+
+TEST_CASE("method: seed alerts on the total with the seed article's rule", "[detect]") {
+  detect::Options o;
+  o.method = detect::Method::seed;
+  TargetDetector d{o};
+  // Flat at 100 for 30 minutes (a baseline of zero slopes), then 10 goroutines a second.
+  const auto events = run(d, 0, 40, [](double m) {
+    return std::vector<pprof::StackGroup>{group("main.leak", static_cast<std::uint64_t>(m < 30 ? 100 : 100 + 600 * (m - 30)))};
+  });
+  const Event* firing = first(events, Scope::total, Transition::firing);
+  REQUIRE(firing != nullptr);
+  CHECK(minute_of(*firing) >= 30);
+  CHECK(minute_of(*firing) < 32);
+  CHECK(first(events, Scope::stack, Transition::pending) == nullptr);  // the seed rule knows only totals
+}
