@@ -13,6 +13,8 @@
 //   classify_debug{0,1,2}/NAME    the same plus classify() + merge_by_signature() (signature.hpp)
 //   gunzip/NAME                   common::gunzip of the debug0 file alone: the floor parse_debug0 is
 //                                 held to (goal: parse_debug0 within 1.3x of it)
+//   profile_copy_debug{0,1,2}/NAME  copying the parsed Profile: the allocations any parser into the
+//                                 Profile model pays (a floor, see register_dump)
 //   memchr_lines/NAME             counting the lines of a text dump with memchr: a floor for any
 //                                 line-oriented parser (goal for debug1/debug2: >= 1 GB/s on one core)
 
@@ -116,6 +118,23 @@ void register_dump(const Dump& d) {
     set_rates(state, d);
   })->Unit(benchmark::kMillisecond);
 #endif
+
+  // Copying the parsed Profile (and freeing the copy) allocates exactly what any parser into this model
+  // must: one heap block per frame string longer than the SSO buffer (15 bytes), per frame vector and
+  // per label. A floor next to the goals, not a goal: on dumps with thousands of distinct stacks it is
+  // most of the parse time.
+  benchmark::RegisterBenchmark(("profile_copy_" + format + "/" + d.name).c_str(), [&d](benchmark::State& state) {
+    const auto parsed = parse(d);
+    if (!parsed) {
+      state.SkipWithError(parsed.error().message.c_str());
+      return;
+    }
+    for (auto _ : state) {
+      pprof::Profile copy = *parsed;
+      benchmark::DoNotOptimize(copy.groups.data());
+    }
+    set_rates(state, d);
+  })->Unit(benchmark::kMillisecond);
 
   if (d.format == pprof::Format::debug0) {
     benchmark::RegisterBenchmark(("gunzip/" + d.name).c_str(), [&d](benchmark::State& state) {

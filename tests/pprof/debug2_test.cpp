@@ -886,3 +886,96 @@ TEST_CASE("debug2: a million goroutines on ten stacks", "[pprof]") {
     CHECK(heap_after - heap_before < 64 * 1024);
   }
 }
+
+TEST_CASE("debug2: records that repeat an earlier record's bytes group as if read line by line", "[pprof]") {
+  // parse_debug2 joins a record whose lines after the header repeat, byte for byte, those of a record
+  // read before to that record's group without reading them again. Separating the records with a line
+  // holding one space instead of an empty line turns that off (it ends records the same way, in the same
+  // number of lines), so the two bodies below must parse to the same profile, error or truncation.
+  const std::string chan =
+      "main.leaf(0x0?)\n\t/src/app/leaf.go:12 +0x25\nmain.run(...)\n\t/src/app/run.go:40\n"
+      "created by main.main in goroutine 1\n\t/src/app/main.go:10 +0x5b2\n";
+  const std::string longer =  // `chan` with one more frame: same start, other length
+      "main.leaf(0x0?)\n\t/src/app/leaf.go:12 +0x25\nmain.run(...)\n\t/src/app/run.go:40\n"
+      "main.outer()\n\t/src/app/run.go:50 +0x1\n"
+      "created by main.main in goroutine 1\n\t/src/app/main.go:10 +0x5b2\n";
+  const std::string other_line =  // `chan` but for one digit of a line number
+      "main.leaf(0x0?)\n\t/src/app/leaf.go:13 +0x25\nmain.run(...)\n\t/src/app/run.go:40\n"
+      "created by main.main in goroutine 1\n\t/src/app/main.go:10 +0x5b2\n";
+  const std::string other_args =  // `chan` with another argument word: same group, other bytes
+      "main.leaf(0xc000012345)\n\t/src/app/leaf.go:12 +0x25\nmain.run(...)\n\t/src/app/run.go:40\n"
+      "created by main.main in goroutine 1\n\t/src/app/main.go:10 +0x5b2\n";
+  const std::string ancestors = chan + "[originating from goroutine 1]:\nmain.main()\n\t/src/app/main.go:9 +0x1\n";
+  const std::string goexit =
+      "main.leaf(0x0?)\n\t/src/app/leaf.go:12 +0x25\nruntime.goexit()\n\t/usr/lib/go/src/runtime/asm_amd64.s:1594 +0x1\n"
+      "created by main.main in goroutine 1\n\t/src/app/main.go:10 +0x5b2\n";
+  const std::vector<std::string> headers = {
+      " [chan receive]:\n", " [chan receive, 3 minutes]:\n", " [select]:\n", " [chan receive] {job: a}:\n",
+      " [chan receive] {job: b, \"k y\": \"v\"}:\n", " [chan receive (leaked)]:\n"};
+  const std::vector<const std::string*> bodies = {&chan,   &longer, &other_line, &other_args,
+                                                  &chan,   &ancestors, &goexit, &longer};
+
+  const auto build = [&](std::string_view separator, std::string_view tail) {
+    std::string out;
+    for (int i = 0; i < 400; ++i) {
+      if (i > 0) out += separator;
+      out += "goroutine " + std::to_string(i + 2);
+      out += headers[static_cast<std::size_t>(i * 7 % 11) % headers.size()];
+      out += *bodies[static_cast<std::size_t>(i * 5 % 13) % bodies.size()];
+    }
+    out += tail;
+    return out;
+  };
+  const std::vector<std::string> tails = {
+      "",                                                       // the last record ends the dump
+      "\ngoroutine 999 [chan receive]:\n" + chan,               // a repeated body as the last record
+      "\ngoroutine 999 [chan receive]:\n" + chan + "\n",        // ... followed by a blank line
+      "\ngoroutine 999 [chan receive]:\n" + chan + "oops\n\n",  // a repeated body, then an error
+      "\ngoroutine 999 [chan receive]:\n" + chan.substr(0, 40),  // cut inside a repeated body
+      "\ngoroutine 999 [chan receive]:\n" + chan + "\r\n\n",     // a repeated body, then a CR line
+  };
+  for (std::size_t t = 0; t < tails.size(); ++t) {
+    const std::string fast = build("\n", tails[t]);
+    const std::string slow = build(" \n", tails[t]);
+    INFO("tail " << t);
+    const auto a = parse_debug2(fast);
+    const auto b = parse_debug2(slow);
+    REQUIRE(a.has_value() == b.has_value());
+    if (!a.has_value()) {
+      CHECK(error_message(a) == error_message(b));
+      continue;
+    }
+    require_same(*a, *b);
+    for (std::size_t i = 0; i < a->groups.size(); ++i) {
+      CHECK(a->groups[i].states == b->groups[i].states);
+      CHECK(a->groups[i].wait_minutes == b->groups[i].wait_minutes);
+      CHECK(a->groups[i].creator == b->groups[i].creator);
+    }
+    if (t == 0) {
+      CHECK(a->total == 400);
+      CHECK(a->groups.size() > 10);
+    }
+  }
+
+  // Every cut at a line boundary: both bodies have their lines in the same places.
+  const std::string fast = build("\n", "");
+  const std::string slow = build(" \n", "");
+  std::size_t fast_end = 0;
+  std::size_t slow_end = 0;
+  for (int line = 1;; ++line) {
+    fast_end = fast.find('\n', fast_end);
+    slow_end = slow.find('\n', slow_end);
+    if (fast_end == std::string::npos) break;
+    ++fast_end;
+    ++slow_end;
+    INFO("cut after line " << line);
+    const auto a = parse_debug2(std::string_view(fast).substr(0, fast_end));
+    const auto b = parse_debug2(std::string_view(slow).substr(0, slow_end));
+    REQUIRE(a.has_value() == b.has_value());
+    if (a.has_value()) {
+      require_same(*a, *b);
+    } else {
+      REQUIRE(error_message(a) == error_message(b));
+    }
+  }
+}

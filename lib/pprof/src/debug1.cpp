@@ -28,7 +28,9 @@
 #include "leakwatch/pprof/parser.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <optional>
 #include <string>
@@ -102,9 +104,9 @@ class LineReader {
   std::size_t number_ = 0;
 };
 
-bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
-int hex_value(char c) noexcept {
+constexpr int hex_value(char c) noexcept {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
@@ -119,25 +121,17 @@ bool consume(std::string_view& s, std::string_view prefix) noexcept {
   return true;
 }
 
-// One or more hex digits; the value is not needed (PCs and offsets are not part of the model).
-bool skip_hex(std::string_view& s) noexcept {
-  std::size_t n = 0;
-  while (n < s.size() && hex_value(s[n]) >= 0) {
-    ++n;
+// Hex digits are tested once per byte of every PC ('@' lines list up to 128) and offset: one table
+// load instead of three range tests.
+constexpr std::array<bool, 256> kIsHex = [] {
+  std::array<bool, 256> table{};
+  for (int c = 0; c < 256; ++c) {
+    table[static_cast<std::size_t>(c)] = hex_value(static_cast<char>(c)) >= 0;
   }
-  s.remove_prefix(n);
-  return n > 0;
-}
+  return table;
+}();
 
-// tabwriter pads the columns with one or more TABs.
-bool skip_tabs(std::string_view& s) noexcept {
-  std::size_t n = 0;
-  while (n < s.size() && s[n] == '\t') {
-    ++n;
-  }
-  s.remove_prefix(n);
-  return n > 0;
-}
+bool is_hex(char c) noexcept { return kIsHex[static_cast<unsigned char>(c)]; }
 
 enum class NumberStatus { ok, missing, too_large };
 
@@ -345,47 +339,75 @@ struct FrameView {
   std::uint32_t line = 0;
 };
 
-// Parses one "#\t0xPC\tFUNC+0xOFF\tFILE:LINE" or "#\t0xPC" line (leading '#' already checked).
-std::optional<Error> parse_frame(const Line& line, FrameView& frame) {
-  std::string_view s = line.text.substr(1);
-  if (!skip_tabs(s) || !consume(s, "0x") || !skip_hex(s)) {
-    return expected_error(line, kFrameSyntax);
+// Parses one "#\t0xPC\tFUNC+0xOFF\tFILE:LINE" or "#\t0xPC" line (leading '#' already checked); false
+// if it is neither. Frame lines are nearly all of a profile, so this is plain byte tests and memchr,
+// inlined, with the error built by the caller.
+inline bool parse_frame(std::string_view text, FrameView& frame) noexcept {
+  const char* p = text.data() + 1;
+  const char* const end = text.data() + text.size();
+  const auto skip_tabs_at = [&end](const char*& q) noexcept {
+    const char* const from = q;
+    while (q != end && *q == '\t') {
+      ++q;
+    }
+    return q != from;
+  };
+  // TABS "0x" HEX
+  if (!skip_tabs_at(p) || end - p < 3 || p[0] != '0' || p[1] != 'x' || !is_hex(p[2])) {
+    return false;
   }
-  if (s.empty()) {
+  p += 3;
+  while (p != end && is_hex(*p)) {
+    ++p;
+  }
+  if (p == end) {
     frame = FrameView{kUnknownFunction, {}, 0};
-    return std::nullopt;
+    return true;
   }
-  if (!skip_tabs(s)) {
-    return expected_error(line, kFrameSyntax);
+  if (!skip_tabs_at(p)) {
+    return false;
   }
   // FUNC has no TABs (it may have spaces: "type..eq.struct { a int }"); FILE is the rest of the line
   // and may hold spaces, colons and even TABs, so it is split from the right only.
-  const std::size_t tab = s.find('\t');
-  if (tab == std::string_view::npos) {
-    return expected_error(line, kFrameSyntax);
+  const void* tab = std::memchr(p, '\t', static_cast<std::size_t>(end - p));
+  if (tab == nullptr) {
+    return false;
   }
-  std::string_view function = s.substr(0, tab);
-  s.remove_prefix(tab);
-  skip_tabs(s);
-  // "+0xOFF" is stripped when it is there; a name without it is kept whole rather than rejected.
-  if (const std::size_t plus = function.rfind("+0x"); plus != std::string_view::npos && plus > 0) {
-    std::string_view offset = function.substr(plus + 3);
-    if (skip_hex(offset) && offset.empty()) {
-      function = function.substr(0, plus);
+  std::string_view function(p, static_cast<std::size_t>(static_cast<const char*>(tab) - p));
+  p = static_cast<const char*>(tab);
+  skip_tabs_at(p);
+  // "+0xOFF" is stripped when it is there (the last "+0x", followed by hex digits only, not at the
+  // start); a name without it is kept whole rather than rejected. Found from the right: the hex digits,
+  // then "+0x" before them ('x' and '+' are not hex, so this is the last "+0x").
+  {
+    std::size_t digits = function.size();
+    while (digits > 0 && is_hex(function[digits - 1])) {
+      --digits;
+    }
+    if (digits < function.size() && digits > 3 && function[digits - 1] == 'x' && function[digits - 2] == '0' &&
+        function[digits - 3] == '+') {
+      function = function.substr(0, digits - 3);
     }
   }
-  const std::size_t colon = s.rfind(':');
-  if (function.empty() || colon == std::string_view::npos || colon == 0) {
-    return expected_error(line, kFrameSyntax);
+  // FILE ":" LINE, from the right: digits after the last ':', which follows a non-empty file.
+  const char* colon = end;
+  while (colon != p && is_digit(colon[-1])) {
+    --colon;
   }
-  std::string_view digits = s.substr(colon + 1);
+  if (function.empty() || colon == end || colon - p < 2 || colon[-1] != ':') {
+    return false;
+  }
+  // Checked digit by digit, so that no count of (leading zero) digits can overflow.
   std::uint64_t number = 0;
-  if (take_number(digits, std::numeric_limits<std::uint32_t>::max(), number) != NumberStatus::ok ||
-      !digits.empty()) {
-    return expected_error(line, kFrameSyntax);
+  for (const char* d = colon; d != end; ++d) {
+    number = number * 10 + static_cast<std::uint64_t>(*d - '0');
+    if (number > std::numeric_limits<std::uint32_t>::max()) {
+      return false;
+    }
   }
-  frame = FrameView{function, s.substr(0, colon), static_cast<std::uint32_t>(number)};
-  return std::nullopt;
+  frame = FrameView{function, std::string_view(p, static_cast<std::size_t>(colon - 1 - p)),
+                    static_cast<std::uint32_t>(number)};
+  return true;
 }
 
 void add_reason(std::string& reasons, std::string_view reason) {
@@ -505,12 +527,16 @@ common::Result<Profile> parse_debug1(std::string_view bytes, const Limits& limit
       if (!consume(s, " @")) {
         return expected_error(line, kGroupSyntax);
       }
+      // " 0x" HEX per PC, up to 128 of them: byte tests, no calls.
       std::size_t pcs = 0;
-      while (!s.empty()) {
-        if (!consume(s, " 0x") || !skip_hex(s)) {
+      for (std::size_t i = 0; i < s.size(); ++pcs) {
+        if (s.size() - i < 4 || s[i] != ' ' || s[i + 1] != '0' || s[i + 2] != 'x' || !is_hex(s[i + 3])) {
           return expected_error(line, kGroupSyntax);
         }
-        ++pcs;
+        i += 4;
+        while (i < s.size() && is_hex(s[i])) {
+          ++i;
+        }
       }
       open.emplace();
       open->count = count;
@@ -525,7 +551,9 @@ common::Result<Profile> parse_debug1(std::string_view bytes, const Limits& limit
       close_group();
       continue;
     }
-    if (line.text.starts_with(kLabelsPrefix)) {
+    // Frame lines ("#\t0x...") first: they are nearly every line, and cannot be a labels line.
+    const bool frame_line = line.text.size() >= 2 && line.text[0] == '#' && line.text[1] == '\t';
+    if (!frame_line && line.text.starts_with(kLabelsPrefix)) {
       if (open_has_labels || !open->frames.empty()) {
         return line_error(line.number, "labels line after the labels or frames of its group");
       }
@@ -546,8 +574,8 @@ common::Result<Profile> parse_debug1(std::string_view bytes, const Limits& limit
                                 std::to_string(open_line));
     }
     FrameView frame;
-    if (auto error = parse_frame(line, frame)) {
-      return std::move(*error);
+    if (!parse_frame(line.text, frame)) {
+      return expected_error(line, kFrameSyntax);
     }
     if (open->frames.size() >= limits.max_frames_per_stack) {
       if (!frames_capped) {

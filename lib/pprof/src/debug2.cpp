@@ -18,6 +18,9 @@
 // keep their capacity), hashed, and looked up in a map from that hash to the group index; equality is
 // verified on every hit, so a hash collision can cost time but never merge two stacks. std::strings are
 // made only when a record starts a new group. Memory therefore grows with distinct stacks.
+// Before any of that, a record whose lines after the header repeat those of a record read earlier byte
+// for byte (most goroutines of one `go` statement, parked at one place) joins that record's group
+// after one hash and one memcmp of its bytes, without being split into lines (BodyCache).
 //
 // Decisions (the header documents the contract, these are the whys):
 // - Grouping key: the logical frames (function, file, line; leaf first) and the header labels. PCs,
@@ -67,6 +70,10 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace leakwatch::pprof {
 namespace {
@@ -138,6 +145,13 @@ class LineReader {
   }
 
   std::size_t number() const noexcept { return number_; }
+  // Offset of the next line's first byte.
+  std::size_t position() const noexcept { return pos_; }
+  // Moves past `bytes` bytes that hold `lines` whole lines already known to be valid (see BodyCache).
+  void skip(std::size_t bytes, std::size_t lines) noexcept {
+    pos_ += bytes;
+    number_ += lines;
+  }
 
  private:
   const char* data_;
@@ -415,6 +429,47 @@ std::uint64_t hash_bytes(std::string_view s, std::uint64_t h) noexcept {
   return hash_mix(a ^ (b * kHashMul), w ^ (static_cast<std::uint64_t>(s.size()) << 56));
 }
 
+// For whole record bodies (hundreds to thousands of bytes): four independent lanes of 8 bytes, 32 bytes
+// per step, each lane an xxHash64-style round (multiply, add, rotate, multiply): the four multiply
+// chains overlap, where hash_bytes's two lanes wait on each other's mixing.
+std::uint64_t hash_long(const char* p, std::size_t n, std::uint64_t seed) noexcept {
+  constexpr std::uint64_t kP1 = 0x9e3779b185ebca87ull;
+  constexpr std::uint64_t kP2 = 0xc2b2ae3d27d4eb4full;
+  const auto round = [](std::uint64_t lane, std::uint64_t w) noexcept {
+    lane += w * kP2;
+    lane = (lane << 31) | (lane >> 33);
+    return lane * kP1;
+  };
+  const std::size_t size = n;
+  std::uint64_t h = seed ^ (static_cast<std::uint64_t>(size) * kP1);
+  if (n >= 32) {
+    std::uint64_t a = seed + kP1 + kP2;
+    std::uint64_t b = seed + kP2;
+    std::uint64_t c = seed;
+    std::uint64_t d = seed - kP1;
+    do {
+      a = round(a, load64(p));
+      b = round(b, load64(p + 8));
+      c = round(c, load64(p + 16));
+      d = round(d, load64(p + 24));
+      p += 32;
+      n -= 32;
+    } while (n >= 32);
+    h = hash_mix(h, a);
+    h = hash_mix(h, (b << 7) | (b >> 57));
+    h = hash_mix(h, (c << 12) | (c >> 52));
+    h = hash_mix(h, (d << 18) | (d >> 46));
+  }
+  while (n >= 8) {
+    h = hash_mix(h, load64(p));
+    p += 8;
+    n -= 8;
+  }
+  std::uint64_t w = 0;
+  std::memcpy(&w, p, n);
+  return hash_mix(h, w ^ (static_cast<std::uint64_t>(n) << 56));
+}
+
 struct FrameView {
   std::string_view function;  // kUnknownFunction for a cgo frame
   std::string_view file;
@@ -507,6 +562,220 @@ std::size_t wait_bucket(std::uint32_t minutes) noexcept {
   return i;
 }
 
+// Offset of the first "\n\n" (a line end followed by an empty line) at or after `from`, or npos.
+// SSE2 (every x86-64 has it) compares 16 positions per step; elsewhere, a byte loop.
+std::size_t find_blank_line(const char* data, std::size_t size, std::size_t from) noexcept {
+  std::size_t i = from;
+#if defined(__SSE2__)
+  const __m128i nl = _mm_set1_epi8('\n');
+  const auto pairs = [&](std::size_t at) noexcept {  // bit k: data[at + k] and data[at + k + 1] are '\n'
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + at));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + at + 1));
+    return static_cast<unsigned>(_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(a, nl), _mm_cmpeq_epi8(b, nl))));
+  };
+  // Records run to hundreds of bytes: 32 per step, one branch.
+  while (i + 33 <= size) {
+    const unsigned mask = pairs(i) | (pairs(i + 16) << 16);
+    if (mask != 0) {
+      return i + static_cast<std::size_t>(__builtin_ctz(mask));
+    }
+    i += 32;
+  }
+  while (i + 17 <= size) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + i));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + i + 1));
+    const int mask = _mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(a, nl), _mm_cmpeq_epi8(b, nl)));
+    if (mask != 0) {
+      return i + static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+    }
+    i += 16;
+  }
+#endif
+  for (; i + 1 < size; ++i) {
+    if (data[i] == '\n' && data[i + 1] == '\n') {
+      return i;
+    }
+  }
+  return std::string_view::npos;
+}
+
+// Remembers the byte ranges of recent record bodies (the lines after the header, up to the blank line
+// that ends the record) and the group each one went to. Goroutines started by one `go` statement and
+// parked at one place print byte-identical bodies (the argument words are often the same too: 0x0?,
+// "..."), and identical bytes parse identically, so a record whose body equals a remembered one joins
+// that body's group after one memcmp, without reading its lines, hashing its frames or comparing them
+// to the group's. Records whose bodies differ (different argument words, a different creator) miss and
+// take the normal path, which costs them a hash of a few words and at most kWays length compares.
+//
+// Soundness: a body is remembered only after the normal path read it without error, up to a blank line
+// that is exactly "\n", with no line cut short; so a remembered body holds no empty or blank-only line,
+// and a record whose bytes equal it, followed by "\n", would have been read the same way line by line
+// (the header, parsed normally every time, supplies state, minutes and labels; a hit also requires the
+// group's labels to equal the record's). Entries are views into the input and the table grows with the
+// number of groups, so memory stays proportional to distinct stacks, not goroutines.
+class BodyCache {
+ public:
+  static constexpr std::size_t kWays = 4;
+  static constexpr std::size_t kMinCap = 256;
+  static constexpr std::size_t kEntriesPerGroup = 16;
+
+  struct Hit {
+    std::uint32_t group = 0;
+    std::size_t bytes = 0;  // the body and its blank line
+    std::size_t lines = 0;  // the same, in lines
+  };
+
+  BodyCache(std::string_view input, std::uint64_t seed) : data_(input.data()), size_(input.size()), seed_(seed) {}
+
+  // The remembered body that the bytes at `start` repeat, if any.
+  std::optional<Hit> find(std::size_t start) noexcept {
+    if (sets_ == 0 || start >= size_ || data_[start] == '\n') {
+      return std::nullopt;  // nothing remembered yet, or an empty body: nothing to skip
+    }
+    if (!counted_lookup()) {
+      return std::nullopt;
+    }
+    const std::size_t end = blank_line_at_or_after(start);
+    if (end == std::string_view::npos) {
+      return std::nullopt;
+    }
+    const std::size_t length = end + 1 - start;  // the body with its last '\n'
+    const std::uint64_t hash = key(start, length);
+    looked_up_start_ = start;
+    looked_up_length_ = length;
+    looked_up_hash_ = hash;
+    const Entry* set = &entries_[(hash & (sets_ - 1)) * kWays];
+    for (std::size_t way = 0; way < kWays; ++way) {
+      const Entry& e = set[way];
+      if (e.hash == hash && e.length == length && std::memcmp(data_ + e.start, data_ + start, length) == 0) {
+        ++window_hits_;
+        return Hit{e.group, length + 1, std::size_t{e.lines} + 1};
+      }
+    }
+    return std::nullopt;
+  }
+
+  // Remembers that the body [start, start + length) with `lines` lines went to `group`, which it
+  // created if `new_group`; `groups` is the number of groups so far.
+  void remember(std::size_t start, std::size_t length, std::size_t lines, std::uint32_t group, bool new_group,
+                std::size_t groups) {
+    if (resting_ > 0 || length == 0 || length > std::numeric_limits<std::uint32_t>::max() ||
+        lines > std::numeric_limits<std::uint32_t>::max()) {
+      return;
+    }
+    if (!new_group) {
+      ++window_wasted_;
+    }
+    // Sized by the bodies remembered, not the groups: one stack may print many different bodies (argument
+    // words), and those that repeat should still fit. Capped in proportion to the groups, so memory never
+    // follows the goroutine count (a dump whose every body differs keeps a small table and just misses).
+    ++remembered_;
+    const std::size_t cap = std::max(kMinCap, kEntriesPerGroup * groups);
+    if (sets_ == 0 || (remembered_ > sets_ * kWays / 2 && sets_ * kWays < cap)) {
+      grow();
+    }
+    // A record that missed was usually just looked up with the same body: reuse that hash.
+    const std::uint64_t hash =
+        start == looked_up_start_ && length == looked_up_length_ ? looked_up_hash_ : key(start, length);
+    insert(Entry{start, hash, static_cast<std::uint32_t>(length),
+                 static_cast<std::uint32_t>(lines), group});
+  }
+
+ private:
+  // When every goroutine prints its own argument words, lookups keep missing records of stacks already
+  // known, and their scan and hash are wasted (about a tenth of reading the record line by line). So
+  // lookups are counted in windows, and after a window with more than kMaxWastePerHit such misses per
+  // hit the cache sits out kRestWindows windows' worth of records (neither looking up nor remembering),
+  // then tries again. Misses of stacks seen for the first time are not counted: they are unavoidable,
+  // and a dump of thousands of stacks each repeated later starts with a long run of them.
+  static constexpr std::size_t kWindow = 1024;
+  static constexpr std::size_t kMaxWastePerHit = 32;
+  static constexpr std::size_t kRestWindows = 16;
+
+  // False while resting; otherwise counts the lookup about to be made.
+  bool counted_lookup() noexcept {
+    if (resting_ > 0) {
+      --resting_;
+      return false;
+    }
+    if (++window_lookups_ > kWindow) {
+      if (window_wasted_ > window_hits_ * kMaxWastePerHit) {
+        resting_ = kRestWindows * kWindow;
+      }
+      window_lookups_ = 0;
+      window_hits_ = 0;
+      window_wasted_ = 0;
+      return resting_ == 0;
+    }
+    return true;
+  }
+
+  struct Entry {
+    std::size_t start = 0;
+    std::uint64_t hash = 0;
+    std::uint32_t length = 0;  // 0: empty
+    std::uint32_t lines = 0;
+    std::uint32_t group = 0;
+  };
+
+  void insert(const Entry& entry) noexcept {
+    Entry* set = &entries_[(entry.hash & (sets_ - 1)) * kWays];
+    std::size_t way = 0;
+    while (way < kWays && set[way].length != 0) {
+      ++way;
+    }
+    if (way == kWays) {
+      way = victim_++ % kWays;  // all ways taken: evict one, round robin
+    }
+    set[way] = entry;
+  }
+
+  void grow() {
+    const std::size_t sets = std::max<std::size_t>(sets_ * 2, 16);
+    std::vector<Entry> old(sets * kWays);
+    old.swap(entries_);
+    sets_ = sets;
+    for (const Entry& e : old) {
+      if (e.length != 0) {
+        insert(e);
+      }
+    }
+  }
+
+  // The search for "\n\n" is remembered, so that records ending earlier (at a blank line holding spaces,
+  // or in error) never make the same bytes be scanned again: the total scan stays linear in the input.
+  std::size_t blank_line_at_or_after(std::size_t from) noexcept {
+    if (from < searched_from_ || (found_ != std::string_view::npos && from > found_)) {
+      searched_from_ = from;
+      found_ = find_blank_line(data_, size_, from);
+    }
+    return found_;
+  }
+
+  // All of the body's bytes: stacks that differ in one line number deep inside must land in different
+  // sets, or a dump of thousands of similar stacks would keep evicting its own entries.
+  std::uint64_t key(std::size_t start, std::size_t length) const noexcept {
+    return hash_long(data_ + start, length, seed_);
+  }
+
+  const char* data_;
+  std::size_t size_;
+  std::uint64_t seed_;
+  std::vector<Entry> entries_;
+  std::size_t sets_ = 0;
+  std::size_t victim_ = 0;
+  std::size_t remembered_ = 0;
+  std::size_t window_lookups_ = 0;
+  std::size_t window_hits_ = 0;
+  std::size_t window_wasted_ = 0;  // misses that went to a group already known
+  std::size_t resting_ = 0;  // records left to skip
+  std::size_t looked_up_start_ = 0;  // the last body find() hashed
+  std::size_t looked_up_length_ = 0;
+  std::uint64_t looked_up_hash_ = 0;
+  std::size_t searched_from_ = std::string_view::npos;
+  std::size_t found_ = std::string_view::npos;
+};
+
 // Everything read from one goroutine record, as views into the body. Reused for every record: the
 // vectors and label strings keep their capacity, so a record allocates nothing once they are warm.
 struct Record {
@@ -542,7 +811,7 @@ struct Record {
 class Parser {
  public:
   Parser(std::string_view bytes, const Limits& limits)
-      : reader_(bytes, limits.max_line_bytes), limits_(limits) {}
+      : bytes_(bytes), reader_(bytes, limits.max_line_bytes), limits_(limits), body_cache_(bytes, seed_) {}
 
   common::Result<Profile> run();
 
@@ -565,9 +834,11 @@ class Parser {
   Close close_record();
   std::uint64_t record_hash() const noexcept;
   bool record_equals(const StackGroup& group) const noexcept;
+  bool labels_equal(const StackGroup& group) const noexcept;
   void add_state(StackGroup& group) const;
   StackGroup make_group() const;
 
+  std::string_view bytes_;
   LineReader reader_;
   const Limits& limits_;
   Profile profile_;
@@ -578,6 +849,9 @@ class Parser {
   // distinct stacks with one hash, each probing past all the others. Seeding with an address that
   // ASLR randomizes makes that guesswork; the groups found do not depend on the seed.
   const std::uint64_t seed_ = hash_mix(0x6c65616b77617463ull, reinterpret_cast<std::uintptr_t>(this));
+  BodyCache body_cache_;         // after seed_, which it is built with
+  std::size_t body_start_ = 0;   // offset of the current record's first line after its header
+  std::uint32_t last_group_ = 0;  // the group close_record() put the last record in
 };
 
 std::optional<Error> Parser::parse_header(const std::string_view text, const std::size_t number) {
@@ -779,6 +1053,13 @@ bool Parser::record_equals(const StackGroup& group) const noexcept {
       return false;
     }
   }
+  return labels_equal(group);
+}
+
+bool Parser::labels_equal(const StackGroup& group) const noexcept {
+  if (group.labels.size() != record_.label_count) {
+    return false;
+  }
   for (std::size_t i = 0; i < record_.label_count; ++i) {
     if (record_.labels[i] != group.labels[i]) {
       return false;
@@ -865,6 +1146,7 @@ Parser::Close Parser::close_record() {
     }
     ++key;  // a different stack with the same hash: probe the next key
   }
+  last_group_ = index;
   StackGroup& group = profile_.groups[index];
   ++group.count;
   add_state(group);
@@ -923,6 +1205,17 @@ common::Result<Profile> Parser::run() {
         if (auto error = parse_header(line.text, line.number)) {
           return std::move(*error);
         }
+        body_start_ = reader_.position();
+        if (const auto hit = body_cache_.find(body_start_)) {
+          if (StackGroup& group = profile_.groups[hit->group]; labels_equal(group)) {
+            // The same bytes as a body read before: the same frames, so the same group (see BodyCache).
+            reader_.skip(hit->bytes, hit->lines);
+            ++group.count;
+            add_state(group);
+            ++profile_.total;
+            continue;  // still between records
+          }
+        }
         phase = Phase::frames;
         continue;
       case Phase::location:
@@ -950,9 +1243,16 @@ common::Result<Profile> Parser::run() {
     const std::string_view text = line.text;
     if (text.empty()) {
       phase = Phase::between;
+      const std::size_t groups_before = profile_.groups.size();
       if (close_record() == Close::stopped) {
         stopped = true;
         break;
+      }
+      // A blank line that is exactly "\n" ends a body the cache may match later (see BodyCache).
+      const std::size_t blank = static_cast<std::size_t>(text.data() - bytes_.data());
+      if (bytes_[blank] == '\n') {
+        body_cache_.remember(body_start_, blank - body_start_, line.number - record_.line - 1, last_group_,
+                             profile_.groups.size() != groups_before, profile_.groups.size());
       }
       continue;
     }

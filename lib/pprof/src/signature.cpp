@@ -19,7 +19,10 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
+#include <deque>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -203,39 +206,121 @@ bool in_app_modules(std::string_view package, const std::vector<std::string>& mo
   });
 }
 
-std::size_t find_leak_site(const std::vector<Frame>& raw, const std::vector<Frame>& normalized,
-                           const std::vector<std::string>& plumbing, const ClassifyOptions& options) {
+// What classify() needs to know about one distinct printed frame (function, file), worked out once per
+// profile: groups share most of their frames (every goroutine of a server passes through the same
+// handlers), and normalizing allocates and scans byte by byte, so doing it per group and frame used to
+// cost more than parsing the profile.
+struct FrameFacts {
+  std::string function;  // normalized
+  std::string file;      // normalized
+  bool unknown = false;  // kUnknownFunction
+  bool plumbing = false;
+  bool runtime = false;  // normalized function starts with "runtime."
+  bool hidden = false;   // hidden_in_some_format
+  bool in_app = false;   // in ClassifyOptions::app_modules (by the printed name's package)
+  WaitClass wait_leaf = WaitClass::unknown;
+  WaitClass wait_inner = WaitClass::unknown;
+};
+
+struct FrameKeyHash {
+  std::size_t operator()(const std::pair<std::string_view, std::string_view>& k) const noexcept {
+    const std::hash<std::string_view> h;
+    return h(k.first) ^ (h(k.second) * 0x9e3779b97f4a7c15ull);
+  }
+};
+
+class FrameFactsCache {
+ public:
+  FrameFactsCache(const std::vector<std::string>& plumbing, const ClassifyOptions& options)
+      : plumbing_(plumbing), options_(options) {}
+
+  // The facts of `frame`; the reference stays valid until the cache is destroyed (a deque never moves
+  // its elements), and the key views point into the profile's frames, which classify() leaves alone.
+  const FrameFacts& facts(const Frame& frame) {
+    const auto [it, inserted] = index_.try_emplace({frame.function, frame.file}, facts_.size());
+    if (!inserted) {
+      return facts_[it->second];
+    }
+    FrameFacts& f = facts_.emplace_back();
+    const Frame normalized = normalize_frame(frame);
+    f.function = normalized.function;
+    f.file = normalized.file;
+    f.unknown = f.function == kUnknownFunction;
+    f.plumbing = starts_with_any(f.function, plumbing_);
+    f.runtime = f.function.starts_with("runtime.");
+    f.hidden = hidden_in_some_format(normalized);
+    f.in_app = !options_.app_modules.empty() && in_app_modules(package_path(frame.function), options_.app_modules);
+    f.wait_leaf = frame_wait_class(f.function, true);
+    f.wait_inner = frame_wait_class(f.function, false);
+    return f;
+  }
+
+ private:
+  const std::vector<std::string>& plumbing_;
+  const ClassifyOptions& options_;
+  std::unordered_map<std::pair<std::string_view, std::string_view>, std::size_t, FrameKeyHash> index_;
+  std::deque<FrameFacts> facts_;
+};
+
+// One group's frames' facts, looked up on first use: classify() needs the frames up to the leak site
+// and `depth` hashed frames past it, often well short of the whole stack.
+class GroupFacts {
+ public:
+  GroupFacts(FrameFactsCache& cache, const std::vector<Frame>& frames) : cache_(cache), frames_(frames) {
+    facts_.assign(frames.size(), nullptr);
+  }
+
+  std::size_t size() const noexcept { return frames_.size(); }
+
+  const FrameFacts& operator[](std::size_t i) {
+    if (facts_[i] == nullptr) {
+      facts_[i] = &cache_.facts(frames_[i]);
+    }
+    return *facts_[i];
+  }
+
+ private:
+  FrameFactsCache& cache_;
+  const std::vector<Frame>& frames_;
+  std::vector<const FrameFacts*> facts_;
+};
+
+std::size_t find_leak_site(GroupFacts& frames, const ClassifyOptions& options) {
   if (!options.app_modules.empty()) {
-    for (std::size_t i = 0; i < raw.size(); ++i) {
-      if (in_app_modules(package_path(raw[i].function), options.app_modules)) return i;
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+      if (frames[i].in_app) return i;
     }
   }
-  for (std::size_t i = 0; i < normalized.size(); ++i) {
-    const auto& f = normalized[i].function;
-    if (f != kUnknownFunction && !starts_with_any(f, plumbing)) return i;
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    if (!frames[i].unknown && !frames[i].plumbing) return i;
   }
   // Stdlib-only stack (e.g. net/http's readLoop of an unclosed response body): its entry function.
-  for (std::size_t i = normalized.size(); i-- > 0;) {
-    if (!normalized[i].function.starts_with("runtime.") && normalized[i].function != kUnknownFunction) return i;
+  for (std::size_t i = frames.size(); i-- > 0;) {
+    if (!frames[i].runtime && !frames[i].unknown) return i;
   }
-  return normalized.empty() ? 0 : normalized.size() - 1;
+  return frames.size() == 0 ? 0 : frames.size() - 1;
 }
 
-std::uint64_t hash_frames(const std::vector<Frame>& normalized, std::size_t leak_site, std::size_t depth) {
-  std::string key;
+// stable_hash of the text FUNC|FILE|LINE\n per hashed frame, computed piece by piece (FNV-1a runs byte
+// by byte, so this is the same value as hashing the concatenation, without building it).
+std::uint64_t hash_frames(GroupFacts& facts, const std::vector<Frame>& frames, std::size_t leak_site,
+                          std::size_t depth) {
+  std::uint64_t h = common::kFnvOffset;
   std::size_t taken = 0;
-  for (std::size_t i = leak_site; i < normalized.size() && taken < depth; ++i) {
-    const Frame& f = normalized[i];
-    if (i != leak_site && hidden_in_some_format(f)) continue;
-    key += f.function;
-    key += '|';
-    key += f.file;
-    key += '|';
-    key += std::to_string(f.line);
-    key += '\n';
+  for (std::size_t i = leak_site; i < facts.size() && taken < depth; ++i) {
+    const FrameFacts& f = facts[i];
+    if (i != leak_site && f.hidden) continue;
+    char line[16];
+    const auto end = std::to_chars(line, line + sizeof line, frames[i].line).ptr;
+    h = common::fnv1a(f.function, h);
+    h = common::fnv1a("|", h);
+    h = common::fnv1a(f.file, h);
+    h = common::fnv1a("|", h);
+    h = common::fnv1a(std::string_view(line, static_cast<std::size_t>(end - line)), h);
+    h = common::fnv1a("\n", h);
     ++taken;
   }
-  return common::stable_hash(key);
+  return common::mix64(h);
 }
 
 void sort_states(std::vector<StateCount>& states) {
@@ -270,22 +355,19 @@ void classify(Profile& profile, const ClassifyOptions& options) {
   plumbing.insert(plumbing.end(), options.extra_plumbing_prefixes.begin(), options.extra_plumbing_prefixes.end());
   const std::size_t depth = std::max<std::size_t>(options.depth, 1);
 
-  std::vector<Frame> normalized;
+  FrameFactsCache cache(plumbing, options);
   for (auto& group : profile.groups) {
-    normalized.clear();
-    normalized.reserve(group.frames.size());
-    for (const auto& f : group.frames) normalized.push_back(normalize_frame(f));
-
-    group.leak_site = find_leak_site(group.frames, normalized, plumbing, options);
+    GroupFacts facts(cache, group.frames);
+    group.leak_site = find_leak_site(facts, options);
     group.wait_class = WaitClass::unknown;
-    for (std::size_t i = 0; i < normalized.size() && i <= group.leak_site; ++i) {
-      group.wait_class = frame_wait_class(normalized[i].function, i == 0);
+    for (std::size_t i = 0; i < facts.size() && i <= group.leak_site; ++i) {
+      group.wait_class = i == 0 ? facts[i].wait_leaf : facts[i].wait_inner;
       if (group.wait_class != WaitClass::unknown) break;
     }
     if (group.wait_class == WaitClass::unknown && !group.states.empty()) {
       group.wait_class = state_wait_class(group.states.front().state);
     }
-    group.signature = hash_frames(normalized, group.leak_site, depth);
+    group.signature = hash_frames(facts, group.frames, group.leak_site, depth);
   }
 }
 
