@@ -209,7 +209,8 @@ void TargetDetector::evaluate_all(double t, std::vector<Event>& events) {
     bool condition = false;
     double stack_for = for_s;
     if (!seed_) {
-      condition = !warm && s.verdict.candidate && can_leak(s.wait_class);
+      // A group without frames (nothing symbolized) has no code location an alert could name.
+      condition = !warm && s.verdict.candidate && can_leak(s.wait_class) && !s.status.function.empty();
       // debug=2: the group's oldest goroutine has been blocked through at least half of the window's
       // growth, so these goroutines demonstrably stay put; that is evidence enough to halve `for`.
       const double covered = s.window.empty() ? 0 : s.window.back().t - s.window.front().t;
