@@ -40,6 +40,12 @@ cat >"$work/leakwatch.yml" <<YAML
 global:
   scrape_interval: 5s
   scrape_timeout: 4s
+  # Shortened so the demo fires within minutes (the defaults: a 1 h window, 5 m of evidence, 30 m warm-up).
+  detection:
+    window: 10m
+    min_duration: 1m
+    for: 30s
+    warmup: 0s
 scrape_configs:
   - job_name: demo-app
     format: debug1
@@ -59,7 +65,11 @@ demo: running. A Go service on 127.0.0.1:$app_port leaks a goroutine ($leak_kind
   health / readiness:    http://127.0.0.1:$web_port/-/healthy   http://127.0.0.1:$web_port/-/ready
   the service's profile: http://127.0.0.1:$app_port/debug/pprof/goroutine?debug=1
 
-  watch the count grow:  watch -n 5 "curl -s 127.0.0.1:$web_port/metrics | grep '^leakwatch_goroutines'"
+  watch the count grow:  watch -n 5 "curl -s 127.0.0.1:$web_port/metrics | grep -E '^leakwatch_(goroutines|stack_alert_state)'"
+
+      After about two minutes the leak's stack alert goes pending, then firing: leakwatch logs
+      msg="leak alert" state=firing function=main.leakChanSend (or the kind's function) with its location,
+      and leakwatch_stack_alert_state for that function becomes 2.
 
 Press Ctrl-C to stop both.
 TEXT

@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <cstdio>
 #include <exception>
 
 namespace leakwatch::scrape {
@@ -93,8 +94,13 @@ asio::awaitable<void> Loop::run() {
 void Loop::log_alert(const detect::Event& e) {
   // Warn only when an alert fires: pending and resolved are routine.
   const auto level = e.state == detect::Transition::firing ? spdlog::level::warn : spdlog::level::info;
-  const std::string growth = std::to_string(e.slope_per_second * 60);
-  const std::string p = std::to_string(e.p_value);
+  const auto short_number = [](double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3g", v);
+    return std::string(buf);
+  };
+  const std::string growth = short_number(e.slope_per_second * 60);
+  const std::string p = short_number(e.p_value);
   const std::string_view state = detect::transition_name(e.state);
   if (e.scope == detect::Scope::total) {
     common::log(*log_, level, "leak alert",
