@@ -408,6 +408,7 @@ def main() -> int:
                 row = {k: v for k, v in sc.items() if not k.startswith("_")}
                 row["samples_read"] = len(sc["_samples"])
                 row["best_deriv"] = best[n] if best else None
+                row["deriv_ignoring_healthy"] = lo[n] if lo else None
                 row["seed"] = seed[n]
                 if n in oracle:
                     row["oracle_deriv"] = None if oracle[n] is None else {
