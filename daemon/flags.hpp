@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace leakwatch::daemon {
@@ -15,6 +16,9 @@ struct Flags {
   std::string listen_address = ":9863";
   std::string log_level = "info";
   std::string log_format = "logfmt";
+  // Sharding (daemon only): poll only the targets whose hash falls in shard `shard_index` of `shard_total`.
+  unsigned shard_total = 1;
+  std::optional<unsigned> shard_index;  // unset: 0, or the StatefulSet ordinal (see resolve_shard_index)
   // analyze only
   std::string format = "auto";  // auto, debug0, debug1, debug2
   bool json = false;
@@ -27,6 +31,11 @@ struct Flags {
 
 // nullopt with `error` set when the command line is wrong.
 std::optional<Flags> parse_flags(const std::vector<std::string>& argv, std::string& error);
+
+// The shard index to use: --shard.index if given; else, with --shard.total > 1, the ordinal at the end of
+// `hostname` ("leakwatch-2" -> 2, as a StatefulSet names its pods); else 0. nullopt with `error` set when
+// there is no index to use or it is not below --shard.total.
+std::optional<unsigned> resolve_shard_index(const Flags& flags, std::string_view hostname, std::string& error);
 
 std::string usage();
 

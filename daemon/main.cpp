@@ -30,11 +30,15 @@ int check_config(const std::vector<std::string>& paths) {
     }
     const auto& cfg = *std::get<config::Loaded>(loaded).config;
     std::size_t targets = 0;
+    std::size_t discovery = 0;
     for (const auto& job : cfg.scrape_configs) {
       for (const auto& group : job.static_configs) targets += group.targets.size();
+      discovery += job.file_sd_configs.size() + job.kubernetes_sd_configs.size();
     }
     std::cout << path << ": valid (" << cfg.scrape_configs.size() << " scrape configs, " << targets
-              << " static targets)\n";
+              << " static targets";
+    if (discovery > 0) std::cout << ", " << discovery << " service discovery configs";
+    std::cout << ")\n";
   }
   return rc;
 }

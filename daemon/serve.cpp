@@ -5,6 +5,7 @@
 #include "leakwatch/common/log.hpp"
 #include "leakwatch/common/version.hpp"
 #include "leakwatch/config/load.hpp"
+#include "leakwatch/discovery/shard.hpp"
 #include "leakwatch/exporter/server.hpp"
 #include "leakwatch/scrape/manager.hpp"
 
@@ -14,7 +15,10 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -34,6 +38,12 @@ constexpr auto kShutdownGrace = std::chrono::seconds(4);
 
 double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string hostname() {
+  std::array<char, 256> buf{};
+  if (::gethostname(buf.data(), buf.size() - 1) != 0) return {};
+  return std::string(buf.data());
 }
 
 std::string join(const std::vector<config::Diagnostic>& diags) {
@@ -100,8 +110,21 @@ class Reloader {
 
 int serve(const Flags& flags) {
   auto log = common::logger("main");
+  // The shard comes first: a replica that does not know its shard must not poll (every target would then
+  // be polled twice, or not at all).
+  std::string shard_error;
+  const std::optional<unsigned> shard_index = resolve_shard_index(flags, hostname(), shard_error);
+  if (!shard_index) {
+    std::cerr << "leakwatch: " << shard_error << '\n';
+    return 2;
+  }
+  const discovery::Shard shard{flags.shard_total, *shard_index};
   common::log(*log, spdlog::level::info, "starting leakwatch",
               {Field{"version", common::version()}, Field{"revision", common::revision()}});
+  if (shard.total > 1) {
+    common::log(*log, spdlog::level::info, "polling one shard of the targets",
+                {Field{"shard_index", std::to_string(shard.index)}, Field{"shard_total", std::to_string(shard.total)}});
+  }
 
   // A bad config at startup is fatal (exit 1), before anything listens.
   auto first = config::load_file(flags.config_file);
@@ -119,7 +142,9 @@ int serve(const Flags& flags) {
       .Add({{"version", std::string(common::version())}, {"revision", std::string(common::revision())}})
       .Set(1);
 
-  auto manager = std::make_shared<scrape::Manager>(io, *registry);
+  scrape::ManagerOptions manager_options;
+  manager_options.shard = shard;
+  auto manager = std::make_shared<scrape::Manager>(io, *registry, std::move(manager_options));
   Reloader reloader(flags.config_file, manager, *registry);
   std::atomic<bool> ready{false};
 

@@ -92,7 +92,8 @@ const std::vector<BadCase> kBadCases = {
       "max_frames_per_stack, max_stack_groups, detection"}},
     {"unknown_job_key.bad.yml",
      {"3:5: job \"app\": unknown key \"target\"; allowed: job_name, scheme, profile, profile_path, format, "
-      "scrape_interval, scrape_timeout, body_size_limit, tls_config, static_configs, detection"}},
+      "scrape_interval, scrape_timeout, body_size_limit, tls_config, static_configs, file_sd_configs, "
+      "kubernetes_sd_configs, detection"}},
     {"unknown_tls_key.bad.yml",
      {"5:7: job \"app\": tls_config: unknown key \"ca\"; allowed: ca_file, server_name, insecure_skip_verify"}},
     {"unknown_static_key.bad.yml",
@@ -155,7 +156,32 @@ const std::vector<BadCase> kBadCases = {
     {"job_name_control.bad.yml",
      {"2:15: scrape_configs[0]: job_name \"app\\x09server\" must not contain control characters"}},
     {"job_name_duplicate.bad.yml",
-     {"4:15: scrape_configs[2]: duplicate job_name \"app\"; first used at line 2, column 15"}},
+     {"6:15: scrape_configs[2]: duplicate job_name \"app\"; first used at line 2, column 15"}},
+    {"job_no_targets.bad.yml",
+     {"2:5: job \"app\": no targets: set static_configs, file_sd_configs or kubernetes_sd_configs"}},
+    // service discovery
+    {"file_sd_no_files.bad.yml", {"4:9: job \"app\": file_sd_configs[0]: files is required (a list of paths)"}},
+    {"file_sd_bad_path.bad.yml",
+     {"5:13: job \"app\": file_sd_configs[0]: files: \"targets/*.txt\" must end in .json, .yml or .yaml",
+      "6:13: job \"app\": file_sd_configs[0]: files: \"*/targets.json\": only the last path element may contain a "
+      "glob (*, ?, [...])"}},
+    {"file_sd_refresh_invalid.bad.yml",
+     {"5:27: job \"app\": file_sd_configs[0]: refresh_interval: must be greater than 0"}},
+    {"unknown_file_sd_key.bad.yml",
+     {"4:9: job \"app\": file_sd_configs[0]: unknown key \"file\"; allowed: files, refresh_interval"}},
+    {"kubernetes_role_invalid.bad.yml",
+     {"4:15: job \"app\": kubernetes_sd_configs[0]: role: invalid value \"service\"; allowed: pod"}},
+    {"kubernetes_api_server_invalid.bad.yml",
+     {"4:21: job \"app\": kubernetes_sd_configs[0]: api_server \"10.0.0.1:6443\" must be an http:// or https:// "
+      "URL, e.g. https://10.0.0.1:6443",
+      "5:21: job \"app\": kubernetes_sd_configs[1]: api_server \"https://10.0.0.1:6443/api\" must be "
+      "scheme://host[:port] with no path"}},
+    {"kubernetes_namespace_invalid.bad.yml",
+     {"4:31: job \"app\": kubernetes_sd_configs[0]: namespaces: namespace \"Payments\" is invalid; names are at "
+      "most 63 lowercase letters"}},
+    {"unknown_kubernetes_key.bad.yml",
+     {"5:9: job \"app\": kubernetes_sd_configs[0]: unknown key \"namespace\"; allowed: role, api_server, "
+      "bearer_token_file, tls_config, namespaces"}},
     // targets
     {"target_scheme.bad.yml",
      {"4:19: job \"app\": static_configs[0]: target \"http://127.0.0.1:6060\" must not include a scheme; write "
@@ -354,6 +380,105 @@ TEST_CASE("every key is read", "[config]") {
   CHECK(w.scrape_timeout == 15s);
   CHECK(w.body_size_limit == 32ull << 20);
   CHECK(w.static_configs.empty());
+  REQUIRE(w.file_sd_configs.size() == 1);
+  CHECK(w.file_sd_configs[0].files == std::vector<std::string>{"/etc/leakwatch/sd/*.json"});
+  CHECK(w.file_sd_configs[0].refresh_interval == 1min);
+  REQUIRE(w.kubernetes_sd_configs.size() == 1);
+  const KubernetesSdConfig& k = w.kubernetes_sd_configs[0];
+  CHECK(k.role == "pod");
+  CHECK(k.api_server == "https://10.0.0.1:6443");
+  CHECK(k.bearer_token_file == "/etc/leakwatch/k8s-token");
+  CHECK(k.tls_config.ca_file == "/etc/leakwatch/k8s-ca.pem");
+  CHECK(k.namespaces == std::vector<std::string>{"workers"});
+}
+
+TEST_CASE("service discovery configs: defaults, in-cluster defaults, relative files", "[config]") {
+  const LoadResult r = load_file(kDir + "sd.good.yml");
+  const Config& c = loaded(r);
+  const ScrapeConfig& files = job(c, "files");
+  REQUIRE(files.file_sd_configs.size() == 2);
+  CHECK(files.file_sd_configs[0].files ==
+        std::vector<std::string>{"/etc/leakwatch/targets/*.json",
+                                 (std::filesystem::path(kDir) / "targets.yml").lexically_normal().string()});
+  CHECK(files.file_sd_configs[0].refresh_interval == 30s);
+  CHECK(files.file_sd_configs[1].refresh_interval == 5min);  // the default
+  CHECK(files.static_configs.size() == 1);
+
+  const ScrapeConfig& pods = job(c, "pods");
+  REQUIRE(pods.kubernetes_sd_configs.size() == 3);
+  const KubernetesSdConfig& in_cluster = pods.kubernetes_sd_configs[0];
+  CHECK(in_cluster.role == "pod");
+  CHECK(in_cluster.api_server.empty());
+  CHECK(in_cluster.bearer_token_file == kInClusterTokenFile);
+  CHECK(in_cluster.tls_config.ca_file == kInClusterCaFile);
+  CHECK(in_cluster.namespaces == std::vector<std::string>{"default", "payments"});
+  const KubernetesSdConfig& remote = pods.kubernetes_sd_configs[1];
+  CHECK(remote.api_server == "https://k8s.example.com:6443");
+  CHECK(remote.bearer_token_file == "/etc/leakwatch/token");
+  CHECK(remote.tls_config.ca_file == "/etc/leakwatch/k8s-ca.pem");
+  CHECK(remote.tls_config.server_name == "kubernetes");
+  CHECK(remote.namespaces == std::vector<std::string>{"kube-system"});
+  const KubernetesSdConfig& proxy = pods.kubernetes_sd_configs[2];
+  CHECK(proxy.api_server == "http://127.0.0.1:8001");
+  CHECK(proxy.bearer_token_file.empty());
+  CHECK(proxy.tls_config.ca_file.empty());
+  CHECK(proxy.namespaces.empty());
+}
+
+namespace {
+
+std::vector<StaticConfig> groups_of(const TargetFileResult& r) {
+  const auto* ds = std::get_if<std::vector<Diagnostic>>(&r);
+  INFO("diagnostics:" << (ds != nullptr ? render(*ds) : ""));
+  REQUIRE(ds == nullptr);
+  return std::get<std::vector<StaticConfig>>(r);
+}
+
+std::vector<std::string> errors_of(const TargetFileResult& r) {
+  REQUIRE(std::holds_alternative<std::vector<Diagnostic>>(r));
+  std::vector<std::string> out;
+  for (const Diagnostic& d : std::get<std::vector<Diagnostic>>(r)) out.push_back(d.to_string());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("file_sd target files: JSON and YAML lists of {targets, labels}", "[config]") {
+  const std::string json = R"([
+	{"targets": ["10.0.0.1:6060", "[::1]:6061"], "labels": {"team": "payments", "env": "prod"}},
+	{"targets": ["10.0.0.2:6060"]}
+])";
+  const auto a = groups_of(load_target_groups(json, "a.json"));
+  REQUIRE(a.size() == 2);
+  CHECK(a[0].targets == std::vector<std::string>{"10.0.0.1:6060", "[::1]:6061"});
+  CHECK(a[0].labels == std::map<std::string, std::string>{{"env", "prod"}, {"team", "payments"}});
+  CHECK(a[1].targets == std::vector<std::string>{"10.0.0.2:6060"});
+  CHECK(a[1].labels.empty());
+
+  const auto b = groups_of(load_target_groups("- targets: [a:1]\n  labels: {x: y}\n- targets: []\n", "b.yml"));
+  REQUIRE(b.size() == 2);
+  CHECK(b[0].targets == std::vector<std::string>{"a:1"});
+  CHECK(b[1].targets.empty());
+
+  CHECK(groups_of(load_target_groups("", "empty.json")).empty());
+  CHECK(groups_of(load_target_groups("[]", "empty.json")).empty());
+}
+
+TEST_CASE("file_sd target files: problems are reported with file, line and column", "[config]") {
+  CHECK(errors_of(load_target_groups("{\"targets\": [\"a:1\"]}", "t.json")) ==
+        std::vector<std::string>{"t.json:1:1: expected a list of {targets, labels} groups, got a mapping"});
+  CHECK(errors_of(load_target_groups("[\n  {\"targets\": [\"a\"], \"labels\": {\"job\": \"x\"}}\n]", "t.json")) ==
+        std::vector<std::string>{
+            "t.json:2:16: [0]: target \"a\" has no port; write host:port, e.g. localhost:6060",
+            "t.json:2:33: [0]: label name \"job\" is reserved; leakwatch or Prometheus sets it"});
+  CHECK(errors_of(load_target_groups("- targets: [a:1]\n- targets: [A:1]\n  label: {}\n", "t.yml")) ==
+        std::vector<std::string>{"t.yml:2:13: [1]: duplicate target \"A:1\" in this file; first listed at line 1, "
+                                 "column 13",
+                                 "t.yml:3:3: [1]: unknown key \"label\"; allowed: targets, labels"});
+  const auto syntax = errors_of(load_target_groups("[{\"targets\": [\"a:1\"]", "t.json"));
+  REQUIRE(syntax.size() == 1);
+  CHECK_THAT(syntax[0], Catch::StartsWith("t.json:1:"));
+  CHECK_THAT(syntax[0], Catch::Contains("YAML syntax error"));
 }
 
 TEST_CASE("jobs inherit from global; an inherited timeout is capped at the job's interval", "[config]") {

@@ -1,6 +1,12 @@
 #include "leakwatch/scrape/manager.hpp"
 
 #include <catch2/catch.hpp>
+#include <prometheus/registry.h>
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
 
 using namespace leakwatch;
 
@@ -83,4 +89,151 @@ TEST_CASE("changing one job's settings changes only its targets' settings", "[sc
   CHECK(a[0] == b[0]);
   CHECK(a[1] == b[1]);
   CHECK_FALSE(a[2] == b[2]);
+}
+
+namespace {
+
+config::Config sd_jobs() {
+  config::Config c;
+  config::ScrapeConfig a;
+  a.job_name = "files";
+  a.scrape_interval = common::Duration{3'600'000};  // long enough that no poll happens during a test
+  a.scrape_timeout = common::Duration{1'000};
+  a.static_configs.push_back({{"127.0.0.1:9"}, {{"origin", "static"}}});
+  config::FileSdConfig f;
+  f.files = {"/nonexistent/targets.json"};
+  a.file_sd_configs.push_back(f);
+  c.scrape_configs = {a};
+  return c;
+}
+
+discovery::TargetGroup group(std::vector<std::string> targets, std::map<std::string, std::string> labels = {},
+                             std::string path = {}) {
+  discovery::TargetGroup g;
+  g.source = "test";
+  g.targets = std::move(targets);
+  g.labels = std::move(labels);
+  g.profile_path = std::move(path);
+  return g;
+}
+
+}  // namespace
+
+TEST_CASE("plan_targets adds discovered groups after static ones, once per target", "[scrape]") {
+  const config::Config c = sd_jobs();
+  scrape::DiscoveredGroups found;
+  found["files"] = {group({"127.0.0.1:10", "127.0.0.1:9"}, {{"origin", "file"}}),
+                    group({"127.0.0.1:11"}, {}, "/custom/goroutine")};
+  found["unknown job"] = {group({"127.0.0.1:12"})};
+  const auto plan = scrape::plan_targets(c, found);
+  REQUIRE(plan.size() == 3);
+  CHECK(plan[0].target == "127.0.0.1:9");
+  CHECK(plan[0].labels.at("origin") == "static");  // listed statically first: the static entry wins
+  CHECK(plan[1].target == "127.0.0.1:10");
+  CHECK(plan[1].labels == prometheus::Labels{{"origin", "file"}, {"service", "files"}, {"target", "127.0.0.1:10"}});
+  CHECK(plan[1].endpoint.path == "/debug/pprof/goroutine?debug=1");
+  CHECK(plan[2].endpoint.path == "/custom/goroutine?debug=1");  // the group's profile_path overrides the job's
+}
+
+TEST_CASE("plan_targets keeps only this shard's targets; the shards partition the plan", "[scrape]") {
+  config::Config c = sd_jobs();
+  c.scrape_configs[0].static_configs.clear();
+  std::vector<std::string> targets;
+  for (int port = 1000; port < 1300; ++port) targets.push_back("10.0.0.1:" + std::to_string(port));
+  scrape::DiscoveredGroups found{{"files", {group(targets)}}};
+  std::map<std::string, int> owners;
+  for (unsigned index = 0; index < 3; ++index) {
+    const auto plan = scrape::plan_targets(c, found, discovery::Shard{3, index});
+    CHECK(plan.size() > 70);  // ~100 each
+    CHECK(plan.size() < 130);
+    for (const auto& s : plan) {
+      ++owners[s.target];
+      CHECK(discovery::in_shard(discovery::shard_key("files", s.target), 3, index));
+    }
+  }
+  CHECK(owners.size() == targets.size());
+  for (const auto& [target, n] : owners) CHECK(n == 1);
+}
+
+namespace {
+
+// A provider the test drives by hand.
+struct FakeProvider : discovery::Provider {
+  discovery::UpdateFn update;
+  int starts = 0;
+  bool stopped = false;
+  void start(discovery::UpdateFn u) override {
+    ++starts;
+    update = std::move(u);
+  }
+  void stop(std::function<void()> done) override {
+    stopped = true;
+    if (done) done();
+  }
+};
+
+template <class Pred>
+bool run_until(boost::asio::io_context& io, Pred pred) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!pred() && std::chrono::steady_clock::now() < deadline) {
+    io.run_for(std::chrono::milliseconds(5));
+    if (io.stopped()) io.restart();
+  }
+  return pred();
+}
+
+}  // namespace
+
+TEST_CASE("the manager follows provider updates and keeps providers whose config did not change", "[scrape]") {
+  boost::asio::io_context io;
+  prometheus::Registry registry;
+  std::vector<std::shared_ptr<FakeProvider>> made;
+  scrape::ManagerOptions options;
+  options.providers = [&](const std::string&, const discovery::SdConfig&) {
+    made.push_back(std::make_shared<FakeProvider>());
+    return made.back();
+  };
+  auto manager = std::make_shared<scrape::Manager>(io, registry, options);
+  auto config = std::make_shared<config::Config>(sd_jobs());
+  bool applied = false;
+  manager->apply(config, [&] { applied = true; });
+  REQUIRE(run_until(io, [&] { return applied; }));
+  REQUIRE(made.size() == 1);
+  CHECK(made[0]->starts == 1);
+  CHECK(manager->target_count() == 1);  // the static target
+
+  made[0]->update({group({"127.0.0.1:10", "127.0.0.1:11"})});
+  REQUIRE(run_until(io, [&] { return manager->target_count() == 3; }));
+  made[0]->update({group({"127.0.0.1:11"})});
+  REQUIRE(run_until(io, [&] { return manager->target_count() == 2; }));
+
+  // A reload that changes another setting of the job keeps the provider and its targets.
+  auto changed = std::make_shared<config::Config>(*config);
+  changed->scrape_configs[0].static_configs[0].labels["origin"] = "static2";
+  applied = false;
+  manager->apply(changed, [&] { applied = true; });
+  REQUIRE(run_until(io, [&] { return applied; }));
+  CHECK(made.size() == 1);
+  CHECK_FALSE(made[0]->stopped);
+  CHECK(manager->target_count() == 2);
+
+  // A changed sd config replaces the provider; its predecessor's targets stand until the successor reports.
+  auto replaced = std::make_shared<config::Config>(*changed);
+  replaced->scrape_configs[0].file_sd_configs[0].refresh_interval = common::Duration{60'000};
+  applied = false;
+  manager->apply(replaced, [&] { applied = true; });
+  REQUIRE(run_until(io, [&] { return applied; }));
+  REQUIRE(made.size() == 2);
+  CHECK(made[0]->stopped);
+  CHECK(manager->target_count() == 2);
+  made[0]->update({group({"127.0.0.1:20", "127.0.0.1:21", "127.0.0.1:22"})});  // late: ignored
+  made[1]->update({});
+  REQUIRE(run_until(io, [&] { return manager->target_count() == 1; }));
+  io.run_for(std::chrono::milliseconds(20));
+  CHECK(manager->target_count() == 1);
+
+  bool stopped = false;
+  manager->stop([&] { stopped = true; });
+  REQUIRE(run_until(io, [&] { return stopped; }));
+  CHECK(made[1]->stopped);
 }

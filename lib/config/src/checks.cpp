@@ -200,4 +200,51 @@ common::Result<void> check_profile_path(std::string_view path) {
   return {};
 }
 
+common::Result<void> check_sd_file_pattern(std::string_view path) {
+  const std::string q = quote(path);
+  if (!is_valid_utf8(path) ||
+      std::any_of(path.begin(), path.end(), [](char c) { return is_control(static_cast<unsigned char>(c)); })) {
+    return problem(q + " must be valid UTF-8 without control characters");
+  }
+  const std::size_t slash = path.rfind('/');
+  const std::string_view dir = slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
+  const std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  if (dir.find_first_of("*?[") != std::string_view::npos) {
+    return problem(q + ": only the last path element may contain a glob (*, ?, [...])");
+  }
+  if (!name.ends_with(".json") && !name.ends_with(".yml") && !name.ends_with(".yaml")) {
+    return problem(q + " must end in .json, .yml or .yaml");
+  }
+  return {};
+}
+
+common::Result<void> check_api_server(std::string_view url) {
+  const std::string q = quote(url);
+  std::string_view rest = url;
+  if (rest.starts_with("https://")) {
+    rest.remove_prefix(8);
+  } else if (rest.starts_with("http://")) {
+    rest.remove_prefix(7);
+  } else {
+    return problem("api_server " + q + " must be an http:// or https:// URL, e.g. https://10.0.0.1:6443");
+  }
+  while (rest.ends_with('/')) rest.remove_suffix(1);
+  if (rest.empty() || rest.find_first_of("/?#@") != std::string_view::npos || has_space_or_control(rest)) {
+    return problem("api_server " + q + " must be scheme://host[:port] with no path, e.g. https://10.0.0.1:6443");
+  }
+  return {};
+}
+
+common::Result<void> check_namespace(std::string_view name) {
+  const bool ok = !name.empty() && name.size() <= 63 && name.front() != '-' && name.back() != '-' &&
+                  std::all_of(name.begin(), name.end(),
+                              [](char c) { return (c >= 'a' && c <= 'z') || is_digit(c) || c == '-'; });
+  if (!ok) {
+    return problem("namespace " + quote(name) +
+                   " is invalid; names are at most 63 lowercase letters, digits and '-', starting and ending "
+                   "with a letter or digit");
+  }
+  return {};
+}
+
 }  // namespace leakwatch::config

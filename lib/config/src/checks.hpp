@@ -30,6 +30,15 @@ common::Result<void> check_job_name(std::string_view name);
 // An absolute path with no query or fragment: the query is owned by `format` (?debug=N).
 common::Result<void> check_profile_path(std::string_view path);
 
+// A file_sd path: globs only in the last element, ending in .json, .yml or .yaml (as Prometheus requires).
+common::Result<void> check_sd_file_pattern(std::string_view path);
+
+// kubernetes_sd api_server: http(s)://host[:port], no path, query or userinfo.
+common::Result<void> check_api_server(std::string_view url);
+
+// A Kubernetes namespace name (an RFC 1123 label).
+common::Result<void> check_namespace(std::string_view name);
+
 bool is_valid_utf8(std::string_view text);
 
 // `text` in double quotes for a message, with control bytes escaped and long values shortened, so a

@@ -31,9 +31,10 @@ constexpr std::array<std::string_view, 2> kTopKeys{"global", "scrape_configs"};
 constexpr std::array<std::string_view, 6> kGlobalKeys{"scrape_interval",      "scrape_timeout",
                                                       "body_size_limit",      "max_frames_per_stack",
                                                       "max_stack_groups",     "detection"};
-constexpr std::array<std::string_view, 11> kScrapeKeys{
-    "job_name",        "scheme",     "profile",        "profile_path", "format", "scrape_interval", "scrape_timeout",
-    "body_size_limit", "tls_config", "static_configs", "detection"};
+constexpr std::array<std::string_view, 13> kScrapeKeys{
+    "job_name",        "scheme",     "profile",        "profile_path",    "format",
+    "scrape_interval", "scrape_timeout", "body_size_limit", "tls_config", "static_configs",
+    "file_sd_configs", "kubernetes_sd_configs", "detection"};
 constexpr std::array<std::string_view, 24> kDetectionKeys{
     "method",          "window",           "max_samples",       "min_duration",     "min_samples",
     "p_value",         "min_increase",     "saturation_ratio",  "max_dispersion",     "explained_ratio",
@@ -42,6 +43,10 @@ constexpr std::array<std::string_view, 24> kDetectionKeys{
     "seed_points",     "seed_factor",      "seed_consecutive",  "seed_absolute_cap"};
 constexpr std::array<std::string_view, 3> kTlsKeys{"ca_file", "server_name", "insecure_skip_verify"};
 constexpr std::array<std::string_view, 2> kStaticKeys{"targets", "labels"};
+constexpr std::array<std::string_view, 2> kFileSdKeys{"files", "refresh_interval"};
+constexpr std::array<std::string_view, 5> kKubernetesSdKeys{"role", "api_server", "bearer_token_file", "tls_config",
+                                                            "namespaces"};
+constexpr std::array<std::string_view, 1> kNamespacesKeys{"names"};
 
 // Upper bounds for the profile limits: beyond them a limit no longer protects anything.
 constexpr std::uint64_t kMaxFramesLimit = 100'000;
@@ -522,7 +527,11 @@ class Decoder {
     const Entry* profile_entry = nullptr;
     const Entry* format_entry = nullptr;
     bool profile_path_set = false;
-    const std::vector<Entry> es = known(entries(item, prefix), kScrapeKeys, prefix);
+    bool targets_named = false;
+    std::vector<Entry> all = entries(item, prefix);
+    const std::size_t written = all.size();
+    const std::vector<Entry> es = known(std::move(all), kScrapeKeys, prefix);
+    const bool had_unknown_key = es.size() != written;
     for (const Entry& e : es) {
       if (e.name == "job_name") {
         job_name_seen = true;
@@ -561,13 +570,25 @@ class Decoder {
       } else if (e.name == "tls_config") {
         decode_tls(e, prefix, job.tls_config);
       } else if (e.name == "static_configs") {
+        targets_named = true;
         decode_static_configs(e, prefix, job.static_configs);
+      } else if (e.name == "file_sd_configs") {
+        targets_named = true;
+        decode_file_sd_configs(e, prefix, job.file_sd_configs);
+      } else if (e.name == "kubernetes_sd_configs") {
+        targets_named = true;
+        decode_kubernetes_sd_configs(e, prefix, job.kubernetes_sd_configs);
       } else if (e.name == "detection") {
         detection_entry = &e;
         decode_detection(e, prefix, job.detection);
       }
     }
     if (!job_name_seen) error(position_of(item), index_prefix + "job_name is required");
+    // A job without any source of targets polls nothing, which is almost certainly a mistake; an explicit
+    // `static_configs: []` says it is not.
+    if (!targets_named && !had_unknown_key) {  // after a misspelt key, this would repeat the same mistake
+      error(position_of(item), prefix + "no targets: set static_configs, file_sd_configs or kubernetes_sd_configs");
+    }
     if (job.profile == pprof::ProfileKind::goroutineleak) {
       if (!profile_path_set) job.profile_path = std::string(kGoroutineLeakPath);
       // goroutineleak?debug=2 is a dump of every goroutine with the leaked ones only marked: its count would
@@ -669,6 +690,150 @@ class Decoder {
     }
   }
 
+  void decode_file_sd_configs(const Entry& section, const std::string& job_prefix, std::vector<FileSdConfig>& out) {
+    if (section.value.IsNull()) return;
+    if (!expect(section, YAML::NodeType::Sequence, "a sequence of {files, refresh_interval}", job_prefix)) return;
+    std::size_t index = 0;
+    for (auto it = section.value.begin(); it != section.value.end(); ++it, ++index) {
+      const std::string prefix = job_prefix + "file_sd_configs[" + std::to_string(index) + "]: ";
+      const YAML::Node item = *it;
+      if (!item.IsMap()) {
+        error(position_of(item), prefix + "expected a mapping with files and refresh_interval, got " + describe(item));
+        continue;
+      }
+      FileSdConfig sd;
+      std::vector<Entry> all = entries(item, prefix);
+      const std::size_t written = all.size();
+      const std::vector<Entry> es = known(std::move(all), kFileSdKeys, prefix);
+      // After a misspelt key (`file:`), "files is required" would only repeat the same mistake.
+      bool files_bad = es.size() != written;
+      for (const Entry& e : es) {
+        if (e.name == "files") {
+          Read<std::vector<std::string>> r = string_list_field(e, prefix);
+          files_bad = files_bad || r.bad;
+          if (!r.value) continue;
+          std::size_t i = 0;
+          for (auto f = e.value.begin(); f != e.value.end(); ++f, ++i) {
+            if (const common::Result<void> ok = check_sd_file_pattern((*r.value)[i]); !ok) {
+              error(position_of(*f), prefix + "files: " + ok.error().message);
+              files_bad = true;
+            }
+          }
+          if (!files_bad) sd.files = std::move(*r.value);
+        } else if (e.name == "refresh_interval") {
+          if (const Read<Duration> r = duration_field(e, prefix); r.value) sd.refresh_interval = *r.value;
+        }
+      }
+      if (sd.files.empty() && !files_bad) error(position_of(item), prefix + "files is required (a list of paths)");
+      out.push_back(std::move(sd));
+    }
+  }
+
+  void decode_kubernetes_sd_configs(const Entry& section, const std::string& job_prefix,
+                                    std::vector<KubernetesSdConfig>& out) {
+    if (section.value.IsNull()) return;
+    if (!expect(section, YAML::NodeType::Sequence, "a sequence of {role, api_server, ...}", job_prefix)) return;
+    std::size_t index = 0;
+    for (auto it = section.value.begin(); it != section.value.end(); ++it, ++index) {
+      const std::string prefix = job_prefix + "kubernetes_sd_configs[" + std::to_string(index) + "]: ";
+      const YAML::Node item = *it;
+      if (!item.IsMap()) {
+        error(position_of(item), prefix + "expected a mapping with role, api_server, ..., got " + describe(item));
+        continue;
+      }
+      KubernetesSdConfig sd;
+      bool ca_set = false;
+      for (const Entry& e : known(entries(item, prefix), kKubernetesSdKeys, prefix)) {
+        if (e.name == "role") {
+          static constexpr std::array<std::pair<std::string_view, std::string_view>, 1> kRoles{{{"pod", "pod"}}};
+          if (const Read<std::string_view> r = enum_field(e, kRoles, prefix); r.value) sd.role = std::string(*r.value);
+        } else if (e.name == "api_server") {
+          if (const Read<std::string> r = string_field(e, prefix); r.value) {
+            if (const common::Result<void> ok = check_api_server(*r.value); !ok) {
+              error(value_position(e), prefix + ok.error().message);
+            } else {
+              sd.api_server = *r.value;
+            }
+          }
+        } else if (e.name == "bearer_token_file") {
+          if (const Read<std::string> r = string_field(e, prefix); r.value) sd.bearer_token_file = *r.value;
+        } else if (e.name == "tls_config") {
+          decode_tls(e, prefix, sd.tls_config);
+          ca_set = !sd.tls_config.ca_file.empty();
+        } else if (e.name == "namespaces") {
+          decode_namespaces(e, prefix, sd.namespaces);
+        }
+      }
+      if (sd.api_server.empty()) {
+        // In-cluster: the pod's service account, as client-go's InClusterConfig does.
+        if (sd.bearer_token_file.empty()) sd.bearer_token_file = std::string(kInClusterTokenFile);
+        if (!ca_set) sd.tls_config.ca_file = std::string(kInClusterCaFile);
+      }
+      out.push_back(std::move(sd));
+    }
+  }
+
+  // `namespaces: [a, b]`, or Prometheus' `namespaces: {names: [a, b]}`.
+  void decode_namespaces(const Entry& e, const std::string& prefix, std::vector<std::string>& out) {
+    if (e.value.IsNull()) return;
+    if (e.value.IsMap()) {
+      // (yaml-cpp's Node::operator= writes through to the document, so no Entry is reassigned here.)
+      const std::string inner = prefix + "namespaces: ";
+      for (const Entry& n : known(entries(e.value, inner), kNamespacesKeys, inner)) {
+        decode_namespace_list(n, prefix, out);
+      }
+      return;
+    }
+    decode_namespace_list(e, prefix, out);
+  }
+
+  void decode_namespace_list(const Entry& e, const std::string& prefix, std::vector<std::string>& out) {
+    const Read<std::vector<std::string>> r = string_list_field(e, prefix);
+    if (!r.value) return;
+    std::size_t i = 0;
+    for (auto n = e.value.begin(); n != e.value.end(); ++n, ++i) {
+      if (const common::Result<void> ok = check_namespace((*r.value)[i]); !ok) {
+        error(position_of(*n), prefix + "namespaces: " + ok.error().message);
+        continue;
+      }
+      out.push_back((*r.value)[i]);
+    }
+  }
+
+ public:
+  // A file_sd file: a list of {targets, labels} groups; the same checks as static_configs. `seen` spans the
+  // file, so a target listed twice in one file is reported.
+  std::vector<StaticConfig> decode_target_file(const YAML::Node& root) {
+    std::vector<StaticConfig> out;
+    scope_ = "file";
+    if (root.IsNull()) return out;  // an empty file is an empty list
+    if (!root.IsSequence()) {
+      error(position_of(root), "expected a list of {targets, labels} groups, got " + describe(root));
+      return out;
+    }
+    std::map<HostPort, Position> seen;
+    std::size_t index = 0;
+    for (auto it = root.begin(); it != root.end(); ++it, ++index) {
+      const std::string prefix = "[" + std::to_string(index) + "]: ";
+      const YAML::Node item = *it;
+      if (!item.IsMap()) {
+        error(position_of(item), prefix + "expected a mapping with targets and labels, got " + describe(item));
+        continue;
+      }
+      StaticConfig sc;
+      for (const Entry& e : known(entries(item, prefix), kStaticKeys, prefix)) {
+        if (e.name == "targets") {
+          decode_targets(e, prefix, seen, sc.targets);
+        } else if (e.name == "labels") {
+          decode_labels(e, prefix, sc.labels);
+        }
+      }
+      out.push_back(std::move(sc));
+    }
+    return out;
+  }
+
+ private:
   void decode_targets(const Entry& e, const std::string& prefix, std::map<HostPort, Position>& seen,
                       std::vector<std::string>& out) {
     if (e.value.IsNull()) return;
@@ -687,7 +852,8 @@ class Decoder {
       }
       const auto [first, inserted] = seen.emplace(*parsed, pos);
       if (!inserted) {
-        error(pos, prefix + "duplicate target " + quote(t.Scalar()) + " in this job; first listed at " +
+        error(pos, prefix + "duplicate target " + quote(t.Scalar()) + " in this " + std::string(scope_) +
+                       "; first listed at " +
                        at(first->second));
         continue;
       }
@@ -718,6 +884,7 @@ class Decoder {
   const std::string& file_;
   std::vector<Diagnostic>& out_;
   const detect::Options* global_detection_ = nullptr;  // set once the global section is decoded
+  std::string_view scope_ = "job";                     // where a duplicate target was listed twice
 };
 
 std::string sha256_hex(std::string_view bytes) {
@@ -734,12 +901,10 @@ std::string sha256_hex(std::string_view bytes) {
   return out;
 }
 
-}  // namespace
-
-LoadResult load_string(std::string_view yaml, const std::string& file) {
-  std::vector<Diagnostic> diagnostics;
-  Config config;
-  // yaml-cpp reports problems by throwing; this is the edge where they become diagnostics.
+// Parses one YAML document and hands its root to `decode`; yaml-cpp reports problems by throwing, and this
+// is the edge where they become diagnostics. The diagnostics come back in file order.
+void decode_document(std::string_view yaml, const std::string& file, std::vector<Diagnostic>& diagnostics,
+                     const std::function<void(const YAML::Node&, Decoder&)>& decode) {
   try {
     const std::vector<YAML::Node> docs = YAML::LoadAll(std::string(yaml));
     if (docs.size() > 1) {
@@ -748,7 +913,8 @@ LoadResult load_string(std::string_view yaml, const std::string& file) {
                              "expected one YAML document, found " + std::to_string(docs.size()) +
                                  "; remove the extra '---'"});
     }
-    if (!docs.empty()) config = Decoder(file, diagnostics).decode(docs.front());
+    Decoder decoder(file, diagnostics);
+    if (!docs.empty()) decode(docs.front(), decoder);
   } catch (const YAML::Exception& e) {
     const bool has_mark = !e.mark.is_null() && e.mark.line >= 0 && e.mark.column >= 0;
     diagnostics.push_back({file, has_mark ? e.mark.line + 1 : 0, has_mark ? e.mark.column + 1 : 0,
@@ -756,13 +922,19 @@ LoadResult load_string(std::string_view yaml, const std::string& file) {
   } catch (const std::exception& e) {
     diagnostics.push_back({file, 0, 0, std::string("cannot read YAML: ") + e.what()});
   }
-  if (!diagnostics.empty()) {
-    // In file order, as a compiler prints them; errors without a position come first.
-    std::stable_sort(diagnostics.begin(), diagnostics.end(), [](const Diagnostic& a, const Diagnostic& b) {
-      return std::pair(a.line, a.column) < std::pair(b.line, b.column);
-    });
-    return diagnostics;
-  }
+  // In file order, as a compiler prints them; errors without a position come first.
+  std::stable_sort(diagnostics.begin(), diagnostics.end(), [](const Diagnostic& a, const Diagnostic& b) {
+    return std::pair(a.line, a.column) < std::pair(b.line, b.column);
+  });
+}
+
+}  // namespace
+
+LoadResult load_string(std::string_view yaml, const std::string& file) {
+  std::vector<Diagnostic> diagnostics;
+  Config config;
+  decode_document(yaml, file, diagnostics, [&](const YAML::Node& root, Decoder& d) { config = d.decode(root); });
+  if (!diagnostics.empty()) return diagnostics;
   std::string digest = sha256_hex(yaml);
   if (digest.empty()) return std::vector<Diagnostic>{{file, 0, 0, "cannot compute the sha256 of the file"}};
   return Loaded{std::make_shared<const Config>(std::move(config)), std::move(digest)};
@@ -774,17 +946,36 @@ namespace {
 // daemon happens to be started from.
 std::shared_ptr<const Config> resolve_relative_paths(std::shared_ptr<const Config> config, const std::string& path) {
   const std::filesystem::path dir = std::filesystem::path(path).parent_path();
-  std::shared_ptr<Config> copy;
-  for (std::size_t i = 0; i < config->scrape_configs.size(); ++i) {
-    const std::string& ca = config->scrape_configs[i].tls_config.ca_file;
-    if (ca.empty() || std::filesystem::path(ca).is_absolute()) continue;
-    if (!copy) copy = std::make_shared<Config>(*config);
-    copy->scrape_configs[i].tls_config.ca_file = (dir / ca).lexically_normal().string();
+  auto copy = std::make_shared<Config>(*config);
+  bool changed = false;
+  const auto resolve = [&](std::string& p) {
+    if (p.empty() || std::filesystem::path(p).is_absolute()) return;
+    p = (dir / p).lexically_normal().string();
+    changed = true;
+  };
+  for (ScrapeConfig& job : copy->scrape_configs) {
+    resolve(job.tls_config.ca_file);
+    for (FileSdConfig& sd : job.file_sd_configs) {
+      for (std::string& f : sd.files) resolve(f);
+    }
+    for (KubernetesSdConfig& sd : job.kubernetes_sd_configs) {
+      resolve(sd.bearer_token_file);
+      resolve(sd.tls_config.ca_file);
+    }
   }
-  return copy ? copy : config;
+  return changed ? copy : config;
 }
 
 }  // namespace
+
+TargetFileResult load_target_groups(std::string_view text, const std::string& file) {
+  std::vector<Diagnostic> diagnostics;
+  std::vector<StaticConfig> groups;
+  decode_document(text, file, diagnostics,
+                  [&](const YAML::Node& root, Decoder& d) { groups = d.decode_target_file(root); });
+  if (!diagnostics.empty()) return diagnostics;
+  return groups;
+}
 
 LoadResult load_file(const std::string& path) {
   const auto fail = [&](int err) {

@@ -38,44 +38,76 @@ struct Countdown {
   std::function<void()> then;
 };
 
+LoopSettings settings_for(const config::Config& config, const config::ScrapeConfig& job, const std::string& target,
+                          const std::map<std::string, std::string>& labels, const std::string& profile_path) {
+  LoopSettings s;
+  s.service = job.job_name;
+  s.target = target;
+  s.labels = prometheus::Labels(labels.begin(), labels.end());
+  s.labels["service"] = job.job_name;
+  s.labels["target"] = target;
+  s.interval = job.scrape_interval;
+  s.timeout = job.scrape_timeout;
+  s.format = job.format;
+  s.kind = job.profile;
+  s.detection = job.detection;
+  s.body_limit = job.body_size_limit;
+  s.limits.max_decompressed_bytes = job.body_size_limit;  // the limit covers the inflated profile too
+  s.limits.max_frames_per_stack = config.global.max_frames_per_stack;
+  s.limits.max_groups = config.global.max_stack_groups;
+  split_host_port(target, s.endpoint.host, s.endpoint.port);
+  s.endpoint.host_header = target;
+  s.endpoint.path = (profile_path.empty() ? job.profile_path : profile_path) + "?debug=" +
+                    std::to_string(debug_level(job.format));
+  s.endpoint.https = job.scheme == config::Scheme::https;
+  s.endpoint.tls_verify = !job.tls_config.insecure_skip_verify;
+  s.endpoint.server_name = job.tls_config.server_name;
+  s.tls_ca_file = job.tls_config.ca_file;
+  return s;
+}
+
+std::string provider_key(const std::string& job, std::string_view kind, std::size_t index) {
+  return job + '\x1f' + std::string(kind) + '\x1f' + std::to_string(index);
+}
+
 }  // namespace
 
-std::vector<LoopSettings> plan_targets(const config::Config& config) {
+std::vector<LoopSettings> plan_targets(const config::Config& config, const DiscoveredGroups& discovered,
+                                       discovery::Shard shard) {
   std::vector<LoopSettings> out;
   for (const auto& job : config.scrape_configs) {
+    std::set<std::string, std::less<>> seen;  // a target reported twice (two files, static and a file) polls once
+    const auto add = [&](const std::string& target, const std::map<std::string, std::string>& labels,
+                         const std::string& profile_path) {
+      if (target.empty() || seen.count(target)) return;
+      seen.insert(target);
+      if (!discovery::in_shard(discovery::shard_key(job.job_name, target), shard.total, shard.index)) return;
+      out.push_back(settings_for(config, job, target, labels, profile_path));
+    };
     for (const auto& group : job.static_configs) {
-      for (const auto& target : group.targets) {
-        LoopSettings s;
-        s.service = job.job_name;
-        s.target = target;
-        s.labels = prometheus::Labels(group.labels.begin(), group.labels.end());
-        s.labels["service"] = job.job_name;
-        s.labels["target"] = target;
-        s.interval = job.scrape_interval;
-        s.timeout = job.scrape_timeout;
-        s.format = job.format;
-        s.kind = job.profile;
-        s.detection = job.detection;
-        s.body_limit = job.body_size_limit;
-        s.limits.max_decompressed_bytes = job.body_size_limit;  // the limit covers the inflated profile too
-        s.limits.max_frames_per_stack = config.global.max_frames_per_stack;
-        s.limits.max_groups = config.global.max_stack_groups;
-        split_host_port(target, s.endpoint.host, s.endpoint.port);
-        s.endpoint.host_header = target;
-        s.endpoint.path = job.profile_path + "?debug=" + std::to_string(debug_level(job.format));
-        s.endpoint.https = job.scheme == config::Scheme::https;
-        s.endpoint.tls_verify = !job.tls_config.insecure_skip_verify;
-        s.endpoint.server_name = job.tls_config.server_name;
-        s.tls_ca_file = job.tls_config.ca_file;
-        out.push_back(std::move(s));
+      for (const auto& target : group.targets) add(target, group.labels, {});
+    }
+    if (auto it = discovered.find(job.job_name); it != discovered.end()) {
+      for (const auto& group : it->second) {
+        for (const auto& target : group.targets) add(target, group.labels, group.profile_path);
       }
     }
   }
   return out;
 }
 
-Manager::Manager(asio::io_context& io, prometheus::Registry& registry)
-    : io_(io), strand_(asio::make_strand(io)), metrics_(registry), detection_metrics_(registry) {}
+Manager::Manager(asio::io_context& io, prometheus::Registry& registry, ManagerOptions options)
+    : io_(io),
+      strand_(asio::make_strand(io)),
+      metrics_(registry),
+      detection_metrics_(registry),
+      options_(std::move(options)) {
+  if (!options_.providers) {
+    options_.providers = [&io](const std::string& job, const discovery::SdConfig& sd) {
+      return discovery::make_provider(io, job, sd);
+    };
+  }
+}
 
 std::shared_ptr<asio::ssl::context> Manager::tls_context(const config::ScrapeConfig& job) {
   auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
@@ -105,7 +137,108 @@ void Manager::apply(std::shared_ptr<const config::Config> config, std::function<
     for (const auto& job : config->scrape_configs) {
       if (job.scheme == config::Scheme::https) self->tls_[job.job_name] = self->tls_context(job);
     }
-    self->sync(plan_targets(*config), std::move(done));
+    self->update_providers(*config);
+    self->request_sync(std::move(done));
+  });
+}
+
+// One provider per sd config: kept while its job and config stay the same, so a reload does not re-read
+// every file or re-list every pod; replaced when its config changed, stopped when it vanished.
+void Manager::update_providers(const config::Config& config) {
+  std::map<std::string, ProviderEntry> next;
+  const auto want = [&](const std::string& job, std::string_view kind, std::size_t index, discovery::SdConfig sd) {
+    const std::string key = provider_key(job, kind, index);
+    auto old = providers_.find(key);
+    if (old != providers_.end() && old->second.config == sd) {
+      next.emplace(key, std::move(old->second));
+      providers_.erase(old);
+      return;
+    }
+    ProviderEntry entry;
+    entry.config = std::move(sd);
+    entry.id = next_provider_id_++;
+    if (old != providers_.end()) {
+      // Until the successor reports, its predecessor's targets stand in: a changed refresh_interval must not
+      // make every target of the job vanish and come back (losing its series) for a moment.
+      entry.groups = std::move(old->second.groups);
+      if (old->second.provider) old->second.provider->stop([] {});
+      providers_.erase(old);
+    }
+    entry.provider = options_.providers(job, entry.config);
+    if (!entry.provider) entry.groups.clear();  // no successor will ever report: nothing stands in
+    if (entry.provider) {
+      std::weak_ptr<Manager> weak = weak_from_this();
+      entry.provider->start([weak, key, id = entry.id](std::vector<discovery::TargetGroup> groups) {
+        if (auto self = weak.lock()) {
+          asio::post(self->strand_, [self, key, id, groups = std::move(groups)]() mutable {
+            self->on_discovery(key, id, std::move(groups));
+          });
+        }
+      });
+    }
+    next.emplace(key, std::move(entry));
+  };
+  for (const auto& job : config.scrape_configs) {
+    for (std::size_t i = 0; i < job.file_sd_configs.size(); ++i) want(job.job_name, "file", i, job.file_sd_configs[i]);
+    for (std::size_t i = 0; i < job.kubernetes_sd_configs.size(); ++i) {
+      want(job.job_name, "kubernetes", i, job.kubernetes_sd_configs[i]);
+    }
+  }
+  for (auto& [key, entry] : providers_) {
+    if (entry.provider) entry.provider->stop([] {});
+  }
+  providers_ = std::move(next);
+}
+
+void Manager::on_discovery(const std::string& key, std::uint64_t id, std::vector<discovery::TargetGroup> groups) {
+  if (stopped_) return;
+  auto it = providers_.find(key);
+  if (it == providers_.end() || it->second.id != id) return;  // from a provider that was replaced or stopped
+  if (it->second.groups == groups) return;
+  it->second.groups = std::move(groups);
+  request_sync({});
+}
+
+DiscoveredGroups Manager::discovered() const {
+  DiscoveredGroups out;
+  if (!config_) return out;
+  const auto append = [&](const std::string& job, const std::string& key) {
+    if (auto it = providers_.find(key); it != providers_.end()) {
+      auto& groups = out[job];
+      groups.insert(groups.end(), it->second.groups.begin(), it->second.groups.end());
+    }
+  };
+  for (const auto& job : config_->scrape_configs) {
+    for (std::size_t i = 0; i < job.file_sd_configs.size(); ++i) {
+      append(job.job_name, provider_key(job.job_name, "file", i));
+    }
+    for (std::size_t i = 0; i < job.kubernetes_sd_configs.size(); ++i) {
+      append(job.job_name, provider_key(job.job_name, "kubernetes", i));
+    }
+  }
+  return out;
+}
+
+void Manager::request_sync(std::function<void()> done) {
+  if (done) waiting_.push_back(std::move(done));
+  if (syncing_) {
+    resync_ = true;
+    return;
+  }
+  run_sync();
+}
+
+void Manager::run_sync() {
+  syncing_ = true;
+  resync_ = false;
+  auto waiting = std::make_shared<std::vector<std::function<void()>>>(std::move(waiting_));
+  waiting_.clear();
+  std::vector<LoopSettings> wanted;
+  if (config_) wanted = plan_targets(*config_, discovered(), options_.shard);
+  sync(std::move(wanted), [self = shared_from_this(), waiting] {
+    for (auto& done : *waiting) done();
+    self->syncing_ = false;
+    if (self->resync_ && !self->stopped_) self->run_sync();
   });
 }
 
@@ -161,7 +294,11 @@ void Manager::start_loops(std::vector<LoopSettings> settings) {
     loops_.emplace(key, std::move(loop));
   }
   target_count_ = loops_.size();
+  // Every configured job has a series, 0 when it has no targets (or none in this replica's shard).
   std::map<std::string, double> per_service;
+  if (config_) {
+    for (const auto& job : config_->scrape_configs) per_service[job.job_name] = 0;
+  }
   for (const auto& [key, loop] : loops_) per_service[loop->settings().service] += 1;
   for (const auto& [service, n] : per_service) metrics_.targets.Add({{"service", service}}).Set(n);
   // Services that no longer exist lose their leakwatch_targets series.
@@ -175,6 +312,11 @@ void Manager::start_loops(std::vector<LoopSettings> settings) {
 void Manager::stop(std::function<void()> done) {
   asio::post(strand_, [self = shared_from_this(), done = std::move(done)]() mutable {
     self->stopped_ = true;
+    // Providers stop without being waited for: their updates are ignored from now on.
+    for (auto& [key, entry] : self->providers_) {
+      if (entry.provider) entry.provider->stop([] {});
+    }
+    self->providers_.clear();
     auto loops = std::move(self->loops_);
     self->loops_.clear();
     self->target_count_ = 0;

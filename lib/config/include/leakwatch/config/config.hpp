@@ -23,11 +23,46 @@ struct TlsConfig {
   std::string ca_file;               // PEM bundle to verify the target; empty = system default paths
   std::string server_name;           // SNI and verification name; empty = the target's host
   bool insecure_skip_verify = false;
+
+  friend bool operator==(const TlsConfig&, const TlsConfig&) = default;
 };
 
 struct StaticConfig {
   std::vector<std::string> targets;          // "host:port"
   std::map<std::string, std::string> labels;  // extra labels on every series of these targets
+
+  friend bool operator==(const StaticConfig&, const StaticConfig&) = default;
+};
+
+// file_sd_configs: JSON (.json) or YAML (.yml, .yaml) files, each a list of {targets, labels} groups as in
+// Prometheus' file_sd. There is no relabeling: a file's labels go onto its targets' series as they are.
+struct FileSdConfig {
+  // Paths; the last element may be a glob (*, ?, [...]). After load_file, relative to the config file's
+  // directory.
+  std::vector<std::string> files;
+  // How often every file is re-read in full; changes are also noticed within seconds by a cheaper check.
+  Duration refresh_interval{300'000};
+
+  friend bool operator==(const FileSdConfig&, const FileSdConfig&) = default;
+};
+
+// In-cluster defaults of kubernetes_sd_configs (the pod's service account).
+inline constexpr std::string_view kInClusterTokenFile = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+inline constexpr std::string_view kInClusterCaFile = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt";
+
+// kubernetes_sd_configs: pods from the Kubernetes API.
+struct KubernetesSdConfig {
+  std::string role = "pod";  // the only role
+  // Empty: in-cluster, https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT.
+  std::string api_server;
+  // After load, with api_server empty and nothing set: kInClusterTokenFile. Relative paths are relative to
+  // the config file's directory.
+  std::string bearer_token_file;
+  // After load, with api_server empty and no ca_file set: ca_file = kInClusterCaFile.
+  TlsConfig tls_config;
+  std::vector<std::string> namespaces;  // empty = all namespaces
+
+  friend bool operator==(const KubernetesSdConfig&, const KubernetesSdConfig&) = default;
 };
 
 struct GlobalConfig {
@@ -58,7 +93,10 @@ struct ScrapeConfig {
   Duration scrape_timeout{0};    // after load: the global value if not set here (capped at the interval)
   std::uint64_t body_size_limit = 0;  // after load: the global value if not set here
   TlsConfig tls_config;
+  // A job names its targets in at least one of these (load() requires one of the keys).
   std::vector<StaticConfig> static_configs;
+  std::vector<FileSdConfig> file_sd_configs;
+  std::vector<KubernetesSdConfig> kubernetes_sd_configs;
   // After load: the global detection settings with this job's `detection:` keys applied over them.
   detect::Options detection;
 };

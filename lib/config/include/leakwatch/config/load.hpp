@@ -33,7 +33,14 @@ using LoadResult = std::variant<Loaded, std::vector<Diagnostic>>;
 // find rather than stopping at the first.
 LoadResult load_string(std::string_view yaml, const std::string& file);
 
-// Reads the file, then load_string().
+// Reads the file, then load_string(). Relative paths in the config (ca_file, file_sd files,
+// bearer_token_file) are resolved against the file's directory.
 LoadResult load_file(const std::string& path);
+
+// A file_sd file: JSON or YAML (JSON is read as YAML, so positions are reported the same way), holding a list
+// of {targets: [...], labels: {...}} groups exactly like Prometheus' file_sd. Targets and labels get the
+// checks static_configs get; a target listed twice in one file is an error. An empty file is no groups.
+using TargetFileResult = std::variant<std::vector<StaticConfig>, std::vector<Diagnostic>>;
+TargetFileResult load_target_groups(std::string_view text, const std::string& file);
 
 }  // namespace leakwatch::config

@@ -1,0 +1,42 @@
+#include "leakwatch/discovery/providers.hpp"
+
+#include "leakwatch/common/log.hpp"
+#include "leakwatch/discovery/file_sd.hpp"
+
+#ifdef LEAKWATCH_HAVE_KUBERNETES_SD
+#include "leakwatch/discovery/kubernetes.hpp"
+#endif
+
+namespace leakwatch::discovery {
+
+std::shared_ptr<Provider> make_provider(boost::asio::io_context& io, const std::string& job, const SdConfig& sd) {
+  if (const auto* file = std::get_if<config::FileSdConfig>(&sd)) {
+    return std::make_shared<FileDiscoverer>(io, job, *file);
+  }
+#ifdef LEAKWATCH_HAVE_KUBERNETES_SD
+  const auto& k = std::get<config::KubernetesSdConfig>(sd);
+  KubernetesOptions options;
+  options.api_server = k.api_server;
+  options.bearer_token_file = k.bearer_token_file;
+  options.ca_file = k.tls_config.ca_file;
+  options.server_name = k.tls_config.server_name;
+  options.insecure_skip_verify = k.tls_config.insecure_skip_verify;
+  options.namespaces = k.namespaces;
+  options.job_name = job;
+  auto made = make_kubernetes_provider(io, std::move(options));
+  if (!made) {
+    common::log(*common::logger("discovery"), spdlog::level::err,
+                "cannot start kubernetes discovery; the job gets no targets from it",
+                {common::Field{"job", job}, common::Field{"err", made.error().message}});
+    return nullptr;
+  }
+  return std::shared_ptr<Provider>(std::move(*made));
+#else
+  common::log(*common::logger("discovery"), spdlog::level::err,
+              "kubernetes_sd_configs are not supported by this build; the job gets no targets from them",
+              {common::Field{"job", job}});
+  return nullptr;
+#endif
+}
+
+}  // namespace leakwatch::discovery
