@@ -1,23 +1,32 @@
-# leakwatch container image. Build: docker build -t leakwatch .
-# The build stage runs the same scripts as CI (scripts/setup.sh installs scripts/packages.txt).
+# leakwatch container image: docker build -t leakwatch .
+#
+# There is no container engine on the development machines, so this file has not been built there. To keep
+# it from drifting, its build steps are the scripts CI runs: scripts/setup.sh installs the one package list
+# (scripts/packages.txt) and scripts/build.sh builds in Release. The runtime stage installs no packages at
+# all: it takes the binary's shared libraries from the build stage (scripts/collect-runtime-libs.sh copies
+# every library `ldd` lists except glibc's, which bookworm-slim has), and the CA bundle.
 
 FROM debian:bookworm AS build
 WORKDIR /src
 COPY scripts/ scripts/
 RUN scripts/setup.sh && rm -rf /var/lib/apt/lists/*
 COPY . .
-RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DLEAKWATCH_BUILD_TESTS=OFF \
- && cmake --build /build --target leakwatch \
- && strip /build/daemon/leakwatch
+RUN scripts/build.sh /build release leakwatch \
+ && strip /build/daemon/leakwatch \
+ && scripts/collect-runtime-libs.sh /build/daemon/leakwatch /out/lib
 
 FROM debian:bookworm-slim
-COPY scripts/runtime-packages.txt /tmp/
-RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(grep -v '^#' /tmp/runtime-packages.txt) \
- && rm -rf /var/lib/apt/lists/* /tmp/runtime-packages.txt \
- && useradd --system --uid 65532 --no-create-home --shell /usr/sbin/nologin leakwatch
+COPY --from=build /out/lib/ /usr/local/lib/leakwatch/
+COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY --from=build /build/daemon/leakwatch /usr/local/bin/leakwatch
 COPY config/leakwatch.yml /etc/leakwatch/leakwatch.yml
+# check-config fails the build if a library is missing or the default config is invalid.
+RUN echo /usr/local/lib/leakwatch > /etc/ld.so.conf.d/leakwatch.conf \
+ && ldconfig \
+ && useradd --system --uid 65532 --user-group --no-create-home --shell /usr/sbin/nologin leakwatch \
+ && /usr/local/bin/leakwatch check-config /etc/leakwatch/leakwatch.yml
+# OpenSSL's default CA paths (/usr/lib/ssl) come from the openssl package, which the image does not have.
+ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
 USER 65532:65532
 EXPOSE 9863
 ENTRYPOINT ["/usr/local/bin/leakwatch"]

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Configures and builds leakwatch. Usage: scripts/build.sh [BUILD_DIR] [release|asan|tsan|debug]
+# Configures and builds leakwatch.
+#   scripts/build.sh [BUILD_DIR] [release|asan|tsan|debug] [TARGET...]
+# With no TARGET it builds everything (tests included); the Dockerfile builds only the daemon:
+#   scripts/build.sh /build release leakwatch
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir=${1:-$root/build/release}
 kind=${2:-release}
+targets=("${@:3}")
 case "$kind" in
   release) args=(-DCMAKE_BUILD_TYPE=Release) ;;
   debug) args=(-DCMAKE_BUILD_TYPE=Debug) ;;
@@ -12,4 +16,8 @@ case "$kind" in
   *) echo "build.sh: unknown build kind '$kind'" >&2; exit 2 ;;
 esac
 cmake -S "$root" -B "$dir" -G Ninja "${args[@]}" >/dev/null
-cmake --build "$dir" --parallel "$(nproc)"
+if [ ${#targets[@]} -eq 0 ]; then
+  cmake --build "$dir" --parallel "$(nproc)"
+else
+  cmake --build "$dir" --parallel "$(nproc)" --target "${targets[@]}"
+fi

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs every Debian 12 package leakwatch needs to build, test and run its demo (scripts/packages.txt,
-# the same list the Dockerfile installs). Idempotent; run as root.
+# Installs every Debian 12 package leakwatch needs to build, test and run its demo: scripts/packages.txt, the
+# only package list (the Dockerfile's build stage runs this script too). Idempotent; run as root.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 mapfile -t packages < <(grep -v '^\s*#' "$here/packages.txt" | grep -v '^\s*$')
