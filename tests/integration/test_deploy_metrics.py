@@ -60,6 +60,30 @@ def expand(expr: str) -> str:
     return expr
 
 
+README = os.path.join(harness.SOURCE_DIR, "README.md")
+
+
+def readme_section(title: str) -> str:
+    with open(README) as f:
+        text = f.read()
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end >= 0 else len(text)]
+
+
+def readme_metrics() -> set[str]:
+    """Metric names in the first column of the README's Metrics table."""
+    return set(re.findall(r"^\| `(leakwatch_[a-z_]+)", readme_section("Metrics"), re.M))
+
+
+def readme_alerts() -> set[str]:
+    """Alert names in the first column of the alerts table under "Scraping leakwatch with Prometheus"."""
+    names: set[str] = set()
+    for row in re.findall(r"^\| (`[A-Z].*?) \|", readme_section("Scraping leakwatch with Prometheus"), re.M):
+        names |= set(re.findall(r"`([A-Z][A-Za-z]+)`", row))
+    return names
+
+
 class DeployMetrics(IntegrationTest):
     def test_rules_and_dashboard_use_real_metrics(self):
         with open(RULES) as f:
@@ -102,6 +126,15 @@ class DeployMetrics(IntegrationTest):
             raise
         except AssertionError as e:
             raise AssertionError(f"{e}\nnot in /metrics: {missing}") from None
+        # The README's metrics reference is the exported set, no more and no less, and its alerts table
+        # names exactly the shipped rules.
+        exported = {n for n, _ in d.metrics() if n.startswith("leakwatch_")}
+        documented = readme_metrics()
+        self.assertEqual(sorted(documented - exported), [], "in the README's Metrics table but not exported")
+        self.assertEqual(sorted(exported - documented), [], "exported but missing from the README's Metrics table")
+        self.assertEqual(readme_alerts(), set(re.findall(r"^\s*- alert:\s*(\w+)", rules_text, re.M)),
+                         "the README's alerts table and the rules file disagree")
+
         text = d.metrics_text()
         r = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
         self.assertEqual((r.returncode, r.stdout + r.stderr), (0, ""), f"/metrics was:\n{text}")
