@@ -672,22 +672,26 @@ class Decoder {
     std::map<HostPort, Position> seen;
     std::size_t index = 0;
     for (auto it = section.value.begin(); it != section.value.end(); ++it, ++index) {
-      const std::string prefix = job_prefix + "static_configs[" + std::to_string(index) + "]: ";
-      const YAML::Node item = *it;
-      if (!item.IsMap()) {
-        error(position_of(item), prefix + "expected a mapping with targets and labels, got " + describe(item));
-        continue;
-      }
-      StaticConfig sc;
-      for (const Entry& e : known(entries(item, prefix), kStaticKeys, prefix)) {
-        if (e.name == "targets") {
-          decode_targets(e, prefix, seen, sc.targets);
-        } else if (e.name == "labels") {
-          decode_labels(e, prefix, sc.labels);
-        }
-      }
-      out.push_back(std::move(sc));
+      decode_group(*it, job_prefix + "static_configs[" + std::to_string(index) + "]: ", seen, out);
     }
+  }
+
+  // One {targets, labels} group of static_configs or of a file_sd file. `seen` spans the job or the file.
+  void decode_group(const YAML::Node& item, const std::string& prefix, std::map<HostPort, Position>& seen,
+                    std::vector<StaticConfig>& out) {
+    if (!item.IsMap()) {
+      error(position_of(item), prefix + "expected a mapping with targets and labels, got " + describe(item));
+      return;
+    }
+    StaticConfig sc;
+    for (const Entry& e : known(entries(item, prefix), kStaticKeys, prefix)) {
+      if (e.name == "targets") {
+        decode_targets(e, prefix, seen, sc.targets);
+      } else if (e.name == "labels") {
+        decode_labels(e, prefix, sc.labels);
+      }
+    }
+    out.push_back(std::move(sc));
   }
 
   void decode_file_sd_configs(const Entry& section, const std::string& job_prefix, std::vector<FileSdConfig>& out) {
@@ -814,21 +818,7 @@ class Decoder {
     std::map<HostPort, Position> seen;
     std::size_t index = 0;
     for (auto it = root.begin(); it != root.end(); ++it, ++index) {
-      const std::string prefix = "[" + std::to_string(index) + "]: ";
-      const YAML::Node item = *it;
-      if (!item.IsMap()) {
-        error(position_of(item), prefix + "expected a mapping with targets and labels, got " + describe(item));
-        continue;
-      }
-      StaticConfig sc;
-      for (const Entry& e : known(entries(item, prefix), kStaticKeys, prefix)) {
-        if (e.name == "targets") {
-          decode_targets(e, prefix, seen, sc.targets);
-        } else if (e.name == "labels") {
-          decode_labels(e, prefix, sc.labels);
-        }
-      }
-      out.push_back(std::move(sc));
+      decode_group(*it, "[" + std::to_string(index) + "]: ", seen, out);
     }
     return out;
   }

@@ -2,9 +2,11 @@
 
 #include "leakwatch/config/load.hpp"
 
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
+
 #include <algorithm>
 #include <charconv>
-#include <cstdio>
 #include <cmath>
 #include <fstream>
 #include <iterator>
@@ -31,25 +33,7 @@ std::optional<std::int64_t> time_of(const std::string& name, std::string_view su
 }
 
 void append_json_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (const unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);  // UTF-8 passes through; parsers keep names as the runtime printed them
-        }
-    }
-  }
-  out += '"';
+  out += boost::json::serialize(boost::json::string(s));
 }
 
 // Shortest text that reads back as the same double; JSON has no NaN or infinity.
