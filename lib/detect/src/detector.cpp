@@ -264,9 +264,9 @@ std::vector<SeriesStatus> TargetDetector::top_stacks() const {
   return out;
 }
 
-double TargetDetector::other_count() const {
+double TargetDetector::other_count(const std::vector<SeriesStatus>& top) const {
   double shown = 0;
-  for (const auto& s : top_stacks()) shown += s.count;
+  for (const auto& s : top) shown += s.count;
   return std::max(0.0, last_groups_total_ - shown);
 }
 

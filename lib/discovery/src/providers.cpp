@@ -3,9 +3,7 @@
 #include "leakwatch/common/log.hpp"
 #include "leakwatch/discovery/file_sd.hpp"
 
-#ifdef LEAKWATCH_HAVE_KUBERNETES_SD
 #include "leakwatch/discovery/kubernetes.hpp"
-#endif
 
 namespace leakwatch::discovery {
 
@@ -13,7 +11,6 @@ std::shared_ptr<Provider> make_provider(boost::asio::io_context& io, const std::
   if (const auto* file = std::get_if<config::FileSdConfig>(&sd)) {
     return std::make_shared<FileDiscoverer>(io, job, *file);
   }
-#ifdef LEAKWATCH_HAVE_KUBERNETES_SD
   const auto& k = std::get<config::KubernetesSdConfig>(sd);
   KubernetesOptions options;
   options.api_server = k.api_server;
@@ -31,12 +28,6 @@ std::shared_ptr<Provider> make_provider(boost::asio::io_context& io, const std::
     return nullptr;
   }
   return std::shared_ptr<Provider>(std::move(*made));
-#else
-  common::log(*common::logger("discovery"), spdlog::level::err,
-              "kubernetes_sd_configs are not supported by this build; the job gets no targets from them",
-              {common::Field{"job", job}});
-  return nullptr;
-#endif
 }
 
 }  // namespace leakwatch::discovery

@@ -89,7 +89,6 @@ void DetectionSeries::update(const detect::TargetDetector& detector) {
   p_value_->Set(total.p_value);
   state_->Set(static_cast<double>(total.state));
   tracked_->Set(static_cast<double>(detector.tracked_stacks()));
-  other_.count->Set(detector.other_count());
 
   if (const auto eta = detector.seconds_to_limit()) {
     if (limit_eta_ == nullptr) limit_eta_ = &metrics_.limit_eta.Add(labels_);
@@ -99,7 +98,9 @@ void DetectionSeries::update(const detect::TargetDetector& detector) {
     limit_eta_ = nullptr;
   }
 
+  // One ranking per poll, for the exported groups and the (other) sum alike.
   const std::vector<detect::SeriesStatus> top = detector.top_stacks();
+  other_.count->Set(detector.other_count(top));
   std::unordered_set<std::uint64_t> keep;
   for (const auto& s : top) keep.insert(s.signature);
   for (auto it = stacks_.begin(); it != stacks_.end();) {

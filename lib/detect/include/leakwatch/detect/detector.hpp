@@ -60,8 +60,8 @@ class TargetDetector {
   // The stack series worth exporting, at most max_stack_series: active alerts first, then by growth, then
   // by count.
   std::vector<SeriesStatus> top_stacks() const;
-  // Goroutines of the last profile outside top_stacks() (untracked groups included).
-  double other_count() const;
+  // Goroutines of the last profile outside `top` (what top_stacks() returned; untracked groups included).
+  double other_count(const std::vector<SeriesStatus>& top) const;
   // predict_linear() of the total over the window: seconds until goroutine_limit; nullopt without a limit
   // or when the total is not heading there.
   std::optional<double> seconds_to_limit() const;
