@@ -232,7 +232,7 @@ TEST_CASE("render_text: header, aligned columns, one row per group", "[analyze]"
     CHECK(line.substr(0, 5) == std::string(5 - std::to_string(g.count).size(), ' ') + std::to_string(g.count));
     CHECK(line.substr(site_col, g.frames[g.leak_site].function.size()) == g.frames[g.leak_site].function);
     CHECK(line.substr(loc_col) ==
-          g.frames[g.leak_site].file + ":" + std::to_string(g.frames[g.leak_site].line));
+          std::string{g.frames[g.leak_site].file}.append(":").append(std::to_string(g.frames[g.leak_site].line)));
   }
   // The mutex row names main.mutexLock with the wait class, not sync.(*Mutex).Lock.
   const auto mutex = std::find_if(lines.begin(), lines.end(),

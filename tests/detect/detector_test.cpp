@@ -7,6 +7,7 @@
 #include <map>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 using namespace leakwatch;
@@ -20,12 +21,18 @@ namespace {
 constexpr double kT0 = 1.7e9;
 constexpr double kStep = 15;
 
-pprof::StackGroup group(const std::string& function, std::uint64_t count, std::uint32_t line = 10,
+// Frames view their names (pprof/profile.hpp): keep the generated ones ("main.f7") for the whole run.
+std::string_view kept(std::string_view s) {
+  static pprof::StringPool pool;
+  return pool.intern(s);
+}
+
+pprof::StackGroup group(std::string_view function, std::uint64_t count, std::uint32_t line = 10,
                         std::vector<pprof::Frame> leafward = {}) {
   pprof::StackGroup g;
   g.count = count;
   g.frames = std::move(leafward);
-  g.frames.push_back({function, "/app/main.go", line});
+  g.frames.push_back({kept(function), "/app/main.go", line});
   g.frames.push_back({"main.main", "/app/main.go", 99});
   return g;
 }

@@ -16,6 +16,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
+#include <string>
 #include <string_view>
 
 namespace leakwatch::fuzz {
@@ -44,11 +46,24 @@ inline pprof::Limits small_limits() {
     if (!(cond)) ::leakwatch::fuzz::invariant_failed(#cond); \
   } while (0)
 
-// What a successful parse promises whatever the bytes were: the limits hold and counts add up.
+// Reads every byte a frame views, so that ASan reports a view that outlived its storage.
+inline std::size_t touch(const pprof::Frame& frame) {
+  std::size_t sum = 0;
+  for (const char c : frame.function) sum += static_cast<unsigned char>(c);
+  for (const char c : frame.file) sum += static_cast<unsigned char>(c);
+  return sum;
+}
+
+// What a successful parse promises whatever the bytes were: the limits hold, counts add up, and the
+// frames' names live in the profile, not in the body (run() frees the body before calling this).
 inline void check_profile(const pprof::Profile& profile, const pprof::Limits& limits) {
   LEAKWATCH_FUZZ_CHECK(profile.groups.size() <= limits.max_groups);
+  std::size_t bytes = 0;
   for (const auto& group : profile.groups) {
     LEAKWATCH_FUZZ_CHECK(group.frames.size() <= limits.max_frames_per_stack);
+    LEAKWATCH_FUZZ_CHECK(group.frames.empty() || profile.strings != nullptr);
+    for (const auto& frame : group.frames) bytes += touch(frame);
+    if (group.creator) bytes += touch(*group.creator);
     std::uint64_t in_states = 0;
     for (const auto& state : group.states) in_states += state.count;
     LEAKWATCH_FUZZ_CHECK(group.states.empty() || in_states == group.count);
@@ -56,6 +71,8 @@ inline void check_profile(const pprof::Profile& profile, const pprof::Limits& li
     for (const auto count : group.wait_minutes.counts) in_histogram += count;
     LEAKWATCH_FUZZ_CHECK(in_histogram == 0 || in_histogram == group.count);
   }
+  volatile std::size_t sink = bytes;
+  (void)sink;
 }
 
 // classify() + merge_by_signature(), as the scrape path and `leakwatch analyze` run them.
@@ -82,12 +99,15 @@ inline void post_process(pprof::Profile profile) {
 #endif
 }
 
-// Runs one parser on the bytes, checks and post-processes a success; then the dispatcher with the
-// format the bytes look like (what `leakwatch analyze FILE` does).
+// Runs one parser on a heap copy of the bytes, frees the copy, then checks and post-processes a
+// success; then the dispatcher with the format the bytes look like (what `leakwatch analyze FILE` does).
 template <class Parse>
 void run(std::string_view bytes, Parse&& parse_one) {
   const pprof::Limits limits = small_limits();
-  if (auto result = parse_one(bytes, limits)) {
+  auto body = std::make_unique<std::string>(bytes);
+  auto result = parse_one(std::string_view{*body}, limits);
+  body.reset();
+  if (result) {
     check_profile(*result, limits);
     post_process(std::move(*result));
   }

@@ -33,7 +33,7 @@ namespace {
 
 struct Entry {
   std::uint64_t count = 0;
-  Frame leak_site;  // normalized
+  NormalizedFrame leak_site;
   WaitClass wait_class = WaitClass::unknown;
 };
 
@@ -60,7 +60,7 @@ Dump load(const std::string& name, Format format) {
   d.profile = merge_by_signature(std::move(p));
   for (const auto& g : d.profile.groups) {
     REQUIRE(g.leak_site < g.frames.size());
-    const Frame site = normalize_frame(g.frames[g.leak_site]);
+    const NormalizedFrame site = normalize_frame(g.frames[g.leak_site]);
     if (site.function.starts_with("net/http.(*connReader).")) {
       d.set_aside += g.count;
       continue;

@@ -146,8 +146,8 @@ Builder basic() {
   return b;
 }
 
-Frame fr(std::string function, std::string file, std::uint32_t line) {
-  return Frame{std::move(function), std::move(file), line};
+Frame fr(std::string_view function, std::string_view file, std::uint32_t line) {
+  return Frame{test::kept(function), test::kept(file), line};
 }
 
 Profile parse_ok(std::string_view bytes, const Limits& limits = {}) {
@@ -177,7 +177,9 @@ std::vector<Frame> as_debug1_shows(const std::vector<Frame>& frames) {
 // A readable, comparable rendering of a group's frames and labels.
 std::string group_key(const std::vector<Frame>& frames, const Labels& labels) {
   std::string key;
-  for (const auto& f : frames) key += f.function + " " + f.file + ":" + std::to_string(f.line) + "\n";
+  for (const auto& f : frames) {
+    key.append(f.function).append(" ").append(f.file).append(":").append(std::to_string(f.line)).append("\n");
+  }
   for (const auto& [k, v] : labels) key += "label " + k + "=" + v + "\n";
   return key;
 }
@@ -323,8 +325,8 @@ TEST_CASE("debug0: frames, goexit, multi-line locations, sample type", "[pprof][
     b.location(7, {}).location(8, {{0, 12}});
     const Profile p = parse_ok(b.sample({7, 8, 3}, 1).gz());
     REQUIRE(p.groups.size() == 1);
-    CHECK(p.groups[0].frames == std::vector<Frame>{fr(std::string{kUnknownFunction}, "", 0),
-                                                   fr(std::string{kUnknownFunction}, "", 12),
+    CHECK(p.groups[0].frames == std::vector<Frame>{fr(kUnknownFunction, "", 0),
+                                                   fr(kUnknownFunction, "", 12),
                                                    fr("main.worker", "/app/main.go", 17)});
   }
   SECTION("goroutineleak sample type; an empty leak profile is valid") {

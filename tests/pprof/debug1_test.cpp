@@ -27,12 +27,12 @@ namespace {
 constexpr std::string_view kMain = "leakwatch/targets/patterns/main.go";
 const std::string kGoroot = "/usr/lib/go-1.19/src/";
 
-Frame main_frame(std::string function, std::uint32_t line) {
-  return Frame{std::move(function), std::string{kMain}, line};
+Frame main_frame(std::string_view function, std::uint32_t line) {
+  return Frame{test::kept(function), kMain, line};
 }
 
-Frame go_frame(std::string function, const std::string& file, std::uint32_t line) {
-  return Frame{std::move(function), kGoroot + file, line};
+Frame go_frame(std::string_view function, const std::string& file, std::uint32_t line) {
+  return Frame{test::kept(function), test::kept(kGoroot + file), line};
 }
 
 Profile parse_ok(std::string_view bytes, const Limits& limits = {}) {
@@ -348,7 +348,7 @@ TEST_CASE("debug1: hand-made edge cases", "[pprof]") {
     REQUIRE(p.groups.size() == 2);
     const std::vector<Frame> frames = {
         {"internal/poll.(*pollDesc).wait", "C:/Program Files/Go/src/internal/poll/fd_poll_runtime.go", 84},
-        {std::string{kUnknownFunction}, "", 0},
+        {kUnknownFunction, "", 0},
         {"type..eq.struct { a int; b string }", "C:/work dir/odd:name/main.go", 7},
         {"main.work", "/src/no offset/main.go", 12},
     };
@@ -530,4 +530,31 @@ TEST_CASE("debug1: tolerated variations", "[pprof]") {
   CHECK(p.groups[1].count == 1);
   CHECK(p.groups[1].frames.empty());
   CHECK_FALSE(p.truncated());
+}
+
+TEST_CASE("debug1: a PC printed with different lines is read line by line", "[pprof]") {
+  // The parser reuses the frame of a repeated (PC, text) line. Go never prints one PC two ways within a
+  // profile, but a body is untrusted: the PC alone must never decide what a line says.
+  const Profile p = parse_ok(
+      "goroutine profile: total 3\n"
+      "1 @ 0x10 0x20\n"
+      "#\t0x10\tmain.a+0x1\t/a.go:1\n"
+      "#\t0x20\tmain.root+0x1\t/root.go:9\n\n"
+      "1 @ 0x10 0x20\n"
+      "#\t0x10\tmain.b+0x1\t/b.go:2\n"
+      "#\t0x20\tmain.root+0x1\t/root.go:9\n\n"
+      "1 @ 0x10 0x20\n"
+      "#\t0x10\tmain.a+0x1\t/a.go:1\n"
+      "#\t0x10\n\n");
+  REQUIRE(p.groups.size() == 3);
+  CHECK(p.groups[0].frames == std::vector<Frame>{{"main.a", "/a.go", 1}, {"main.root", "/root.go", 9}});
+  CHECK(p.groups[1].frames == std::vector<Frame>{{"main.b", "/b.go", 2}, {"main.root", "/root.go", 9}});
+  CHECK(p.groups[2].frames == std::vector<Frame>{{"main.a", "/a.go", 1}, {kUnknownFunction, "", 0}});
+  // A repeated line that is malformed is still an error on its own line.
+  const auto bad = parse_debug1(
+      "goroutine profile: total 2\n"
+      "1 @ 0x10\n#\t0x10\tmain.a+0x1\t/a.go:1\n\n"
+      "1 @ 0x10\n#\t0x10\tmain.a+0x1\t/a.go\n\n");
+  REQUIRE_FALSE(bad.has_value());
+  CHECK(error_message(bad).starts_with("line 6: expected"));
 }

@@ -41,12 +41,12 @@ namespace {
 constexpr std::string_view kMain = "leakwatch/targets/patterns/main.go";
 const std::string kGoroot = "/usr/lib/go-1.19/src/";
 
-Frame main_frame(std::string function, std::uint32_t line) {
-  return Frame{std::move(function), std::string{kMain}, line};
+Frame main_frame(std::string_view function, std::uint32_t line) {
+  return Frame{test::kept(function), kMain, line};
 }
 
-Frame go_frame(std::string function, const std::string& file, std::uint32_t line) {
-  return Frame{std::move(function), kGoroot + file, line};
+Frame go_frame(std::string_view function, const std::string& file, std::uint32_t line) {
+  return Frame{test::kept(function), test::kept(kGoroot + file), line};
 }
 
 Profile parse_ok(std::string_view bytes, const Limits& limits = {}) {
@@ -261,7 +261,7 @@ TEST_CASE("debug2: the real dump's stacks are debug1's stacks", "[pprof]") {
     const bool found = std::any_of(d2.groups.begin(), d2.groups.end(),
                                    [&](const StackGroup& g2) { return g2.frames == g1.frames; });
     if (!found) {
-      unmatched.push_back(g1.frames.front().function + " .. " + g1.frames.back().function);
+      unmatched.push_back(std::string{g1.frames.front().function}.append(" .. ").append(g1.frames.back().function));
     }
   }
   std::sort(unmatched.begin(), unmatched.end());
@@ -530,8 +530,8 @@ TEST_CASE("debug2: crash-style records, elisions, ancestors and cgo frames", "[p
   CHECK(p.groups[2].wait_minutes == histogram({{2, 1}}, 3));
 
   CHECK(p.groups[3].frames ==
-        std::vector<Frame>{Frame{std::string{kUnknownFunction}, "", 0},
-                           Frame{std::string{kUnknownFunction}, "", 0},
+        std::vector<Frame>{Frame{kUnknownFunction, "", 0},
+                           Frame{kUnknownFunction, "", 0},
                            Frame{"runtime.cgocall", "/usr/local/go/src/runtime/cgocall.go", 167},
                            Frame{"main._Cfunc_block", "_cgo_gotypes.go", 40},
                            Frame{"runtime.gopanic", "/usr/local/go/src/runtime/panic.go", 770}});

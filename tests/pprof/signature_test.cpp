@@ -52,8 +52,8 @@ const Frame& site(const StackGroup& g) {
   return g.frames[g.leak_site];
 }
 
-Frame normalized(std::string function, std::string file = "", std::uint32_t line = 7) {
-  return normalize_frame(Frame{std::move(function), std::move(file), line});
+NormalizedFrame normalized(std::string_view function, std::string_view file = "", std::uint32_t line = 7) {
+  return normalize_frame(Frame{function, file, line});
 }
 
 StackGroup group_of(std::vector<Frame> frames, std::uint64_t count = 1) {
@@ -165,7 +165,7 @@ TEST_CASE("normalize_frame: file paths", "[pprof][signature]") {
   };
   for (const auto& c : cases) {
     INFO(c.function << " " << c.file);
-    const Frame f = normalized(c.function, c.file, 42);
+    const NormalizedFrame f = normalized(c.function, c.file, 42);
     CHECK(f.file == c.out);
     CHECK(f.line == 42);
   }
@@ -258,7 +258,9 @@ TEST_CASE("classify: wait classes from the leafward runtime frames debug=0 keeps
     leaf.push_back(user);
     return leaf;
   };
-  auto rt = [&](std::string function, std::string file) { return Frame{std::move(function), go + file, 1}; };
+  auto rt = [&](std::string_view function, std::string_view file) {
+    return Frame{function, test::kept(go + std::string{file}), 1};
+  };
   struct Case {
     std::string name;
     std::vector<Frame> frames;

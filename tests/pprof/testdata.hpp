@@ -23,6 +23,13 @@ inline std::string read_testdata(const std::string& name) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+// Frames view their strings (profile.hpp); one built from a temporary std::string (a concatenated path)
+// keeps the string here, for the rest of the test run.
+inline std::string_view kept(std::string_view s) {
+  static StringPool pool;
+  return pool.intern(s);
+}
+
 // The group whose leaf-most frame is `function` (and, when given, whose labels are `labels`).
 inline const StackGroup* find_group(const Profile& profile, std::string_view function,
                                     const Labels* labels = nullptr) {
@@ -61,7 +68,9 @@ namespace Catch {
 template <>
 struct StringMaker<leakwatch::pprof::Frame> {
   static std::string convert(const leakwatch::pprof::Frame& f) {
-    return "{" + f.function + " " + f.file + ":" + std::to_string(f.line) + "}";
+    std::string out = "{";
+    out.append(f.function).append(" ").append(f.file).append(":").append(std::to_string(f.line)).append("}");
+    return out;
   }
 };
 }  // namespace Catch

@@ -25,7 +25,7 @@ bool can_leak(pprof::WaitClass c) {
 }
 
 std::string location_of(const pprof::Frame& f) {
-  const pprof::Frame n = pprof::normalize_frame(f);
+  const pprof::NormalizedFrame n = pprof::normalize_frame(f);
   return n.file + ":" + std::to_string(n.line);
 }
 

@@ -52,6 +52,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -858,6 +859,14 @@ class Decoder {
   // ---- output ----
 
   void materialise(Profile& profile) const {
+    // canon_ is already one entry per distinct (name, file): copy each into the pool once, so that
+    // frames are views and the inflated proto can be freed.
+    auto strings = std::make_shared<StringPool>();
+    std::vector<LabelView> interned;
+    interned.reserve(canon_.size());
+    for (const auto& [name, file] : canon_) {
+      interned.emplace_back(strings->intern(name), strings->intern(file));
+    }
     profile.groups.reserve(groups_.size());
     for (const Group& g : groups_) {
       StackGroup& out = profile.groups.emplace_back();
@@ -865,8 +874,8 @@ class Decoder {
       out.frames.reserve(g.frames_size);
       for (std::uint32_t i = 0; i < g.frames_size; ++i) {
         const FrameKey key = group_frames_[g.frames_begin + i];
-        const auto& [name, file] = canon_[key_function(key)];
-        out.frames.push_back(Frame{std::string{name}, std::string{file}, key_line(key)});
+        const auto& [name, file] = interned[key_function(key)];
+        out.frames.push_back(Frame{name, file, key_line(key)});
       }
       out.labels.reserve(g.labels_size);
       for (std::uint32_t i = 0; i < g.labels_size; ++i) {
@@ -874,6 +883,7 @@ class Decoder {
         out.labels.emplace_back(std::string{key}, std::string{value});
       }
     }
+    profile.strings = std::move(strings);
   }
 
   static void add_reason(std::string& reasons, std::string_view reason) {

@@ -7,7 +7,8 @@
 //     { "#" TABS "0x" HEX TABS FUNC "+0x" HEX TABS FILE ":" LINE LF  |  "#" TABS "0x" HEX LF }
 //     LF }
 //
-// One pass over string_views into the body: the only copies are the strings the Profile keeps. The
+// One pass over string_views into the body: the only copies are the distinct names the Profile keeps
+// (interned in its StringPool). The
 // input is untrusted (any HTTP endpoint can answer), so every line is bounded before it is scanned,
 // numbers are range-checked before they can overflow, and failures are Errors naming the line.
 //
@@ -27,11 +28,14 @@
 
 #include "leakwatch/pprof/parser.hpp"
 
+#include "leakwatch/common/hash.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -339,43 +343,60 @@ struct FrameView {
   std::uint32_t line = 0;
 };
 
-// Parses one "#\t0xPC\tFUNC+0xOFF\tFILE:LINE" or "#\t0xPC" line (leading '#' already checked); false
-// if it is neither. Frame lines are nearly all of a profile, so this is plain byte tests and memchr,
-// inlined, with the error built by the caller.
-inline bool parse_frame(std::string_view text, FrameView& frame) noexcept {
+// Splits one "#\t0xPC\tFUNC+0xOFF\tFILE:LINE" or "#\t0xPC" line (leading '#' already checked) into
+// the PC and the text after its TABs (empty for an unsymbolized PC); false if the line is neither
+// form's start. Frame lines are nearly all of a profile, so this and parse_symbolized are plain byte
+// tests and memchr, inlined, with the error built by the caller.
+inline bool split_frame(std::string_view text, std::uint64_t& pc, std::string_view& rest) noexcept {
   const char* p = text.data() + 1;
   const char* const end = text.data() + text.size();
-  const auto skip_tabs_at = [&end](const char*& q) noexcept {
-    const char* const from = q;
-    while (q != end && *q == '\t') {
-      ++q;
-    }
-    return q != from;
-  };
-  // TABS "0x" HEX
-  if (!skip_tabs_at(p) || end - p < 3 || p[0] != '0' || p[1] != 'x' || !is_hex(p[2])) {
-    return false;
-  }
-  p += 3;
-  while (p != end && is_hex(*p)) {
+  const char* const tabs = p;
+  while (p != end && *p == '\t') {
     ++p;
   }
-  if (p == end) {
-    frame = FrameView{kUnknownFunction, {}, 0};
-    return true;
-  }
-  if (!skip_tabs_at(p)) {
+  // TABS "0x" HEX
+  if (p == tabs || end - p < 3 || p[0] != '0' || p[1] != 'x' || !is_hex(p[2])) {
     return false;
   }
+  p += 2;
+  // Wraps past 16 digits, harmlessly: the PC is only FrameCache's key.
+  std::uint64_t value = 0;
+  while (p != end && is_hex(*p)) {
+    value = value * 16 + static_cast<std::uint64_t>(hex_value(*p));
+    ++p;
+  }
+  pc = value;
+  if (p == end) {
+    rest = {};
+    return true;
+  }
+  const char* const after = p;
+  while (p != end && *p == '\t') {
+    ++p;
+  }
+  if (p == after) {
+    return false;
+  }
+  rest = std::string_view(p, static_cast<std::size_t>(end - p));
+  return true;
+}
+
+// Parses FUNC "+0x" OFF TABS FILE ":" LINE (the text split_frame leaves after the PC); false if it is
+// not that.
+inline bool parse_symbolized(std::string_view rest, FrameView& frame) noexcept {
+  const char* p = rest.data();
+  const char* const end = rest.data() + rest.size();
   // FUNC has no TABs (it may have spaces: "type..eq.struct { a int }"); FILE is the rest of the line
   // and may hold spaces, colons and even TABs, so it is split from the right only.
-  const void* tab = std::memchr(p, '\t', static_cast<std::size_t>(end - p));
+  const void* tab = std::memchr(p, '\t', rest.size());
   if (tab == nullptr) {
     return false;
   }
   std::string_view function(p, static_cast<std::size_t>(static_cast<const char*>(tab) - p));
   p = static_cast<const char*>(tab);
-  skip_tabs_at(p);
+  while (p != end && *p == '\t') {
+    ++p;
+  }
   // "+0xOFF" is stripped when it is there (the last "+0x", followed by hex digits only, not at the
   // start); a name without it is kept whole rather than rejected. Found from the right: the hex digits,
   // then "+0x" before them ('x' and '+' are not hex, so this is the last "+0x").
@@ -410,6 +431,76 @@ inline bool parse_frame(std::string_view text, FrameView& frame) noexcept {
   return true;
 }
 
+// Frame lines repeat: every goroutine of a server passes through the same handlers, and one PC prints
+// as the same line in every group that holds it. This maps a line's PC to the text after it and the
+// Frame already interned for it, so a repeated line costs one integer probe and one memcmp instead of
+// a parse and two string hashes. The PC is only a hint: a hit needs the text to match byte for byte,
+// so a body that reuses a PC for different lines is still read exactly. Entries are bounded by the
+// distinct PCs, and so by the body's size.
+class FrameCache {
+ public:
+  const Frame* find(std::uint64_t pc, std::string_view rest) const noexcept {
+    if (entries_.empty()) {
+      return nullptr;
+    }
+    const std::size_t mask = entries_.size() - 1;
+    for (std::size_t i = slot_of(pc, mask);; i = (i + 1) & mask) {
+      const Entry& e = entries_[i];
+      if (e.text == nullptr) {
+        return nullptr;
+      }
+      if (e.pc == pc) {
+        return e.size == rest.size() && std::memcmp(e.text, rest.data(), rest.size()) == 0 ? &e.frame : nullptr;
+      }
+    }
+  }
+
+  // `rest` views the body, which outlives the parse and so the cache.
+  void insert(std::uint64_t pc, std::string_view rest, const Frame& frame) {
+    if (2 * (count_ + 1) > entries_.size()) {
+      grow();
+    }
+    const std::size_t mask = entries_.size() - 1;
+    std::size_t i = slot_of(pc, mask);
+    while (entries_[i].text != nullptr && entries_[i].pc != pc) {
+      i = (i + 1) & mask;
+    }
+    if (entries_[i].text == nullptr) {
+      ++count_;
+    }
+    // A PC seen with other text before: the newer line replaces it (bodies that do this are not Go's).
+    entries_[i] = Entry{pc, rest.data(), rest.size(), frame};
+  }
+
+ private:
+  struct Entry {
+    std::uint64_t pc = 0;
+    const char* text = nullptr;  // nullptr: empty slot
+    std::size_t size = 0;
+    Frame frame;
+  };
+
+  static std::size_t slot_of(std::uint64_t pc, std::size_t mask) noexcept {
+    return static_cast<std::size_t>(common::mix64(pc)) & mask;
+  }
+
+  void grow() {
+    std::vector<Entry> old = std::exchange(entries_, std::vector<Entry>(entries_.empty() ? 256 : entries_.size() * 2));
+    const std::size_t mask = entries_.size() - 1;
+    for (const Entry& e : old) {
+      if (e.text == nullptr) continue;
+      std::size_t i = slot_of(e.pc, mask);
+      while (entries_[i].text != nullptr) {
+        i = (i + 1) & mask;
+      }
+      entries_[i] = e;
+    }
+  }
+
+  std::vector<Entry> entries_;
+  std::size_t count_ = 0;
+};
+
 void add_reason(std::string& reasons, std::string_view reason) {
   if (!reasons.empty()) {
     reasons += "; ";
@@ -421,6 +512,8 @@ void add_reason(std::string& reasons, std::string_view reason) {
 
 common::Result<Profile> parse_debug1(std::string_view bytes, const Limits& limits) {
   Profile profile;
+  auto strings = std::make_shared<StringPool>();
+  FrameCache frames;
   LineReader reader(bytes, limits.max_line_bytes);
   Line line;
 
@@ -573,9 +666,23 @@ common::Result<Profile> parse_debug1(std::string_view bytes, const Limits& limit
                             "a '#' frame line or the blank line that ends the stack group starting at line " +
                                 std::to_string(open_line));
     }
-    FrameView frame;
-    if (!parse_frame(line.text, frame)) {
+    std::uint64_t pc = 0;
+    std::string_view rest;
+    if (!split_frame(line.text, pc, rest)) {
       return expected_error(line, kFrameSyntax);
+    }
+    Frame frame;
+    if (rest.empty()) {
+      frame = Frame{kUnknownFunction, {}, 0};
+    } else if (const Frame* known = frames.find(pc, rest)) {
+      frame = *known;
+    } else {
+      FrameView view;
+      if (!parse_symbolized(rest, view)) {
+        return expected_error(line, kFrameSyntax);
+      }
+      frame = Frame{strings->intern(view.function), strings->intern(view.file), view.line};
+      frames.insert(pc, rest, frame);
     }
     if (open->frames.size() >= limits.max_frames_per_stack) {
       if (!frames_capped) {
@@ -587,7 +694,7 @@ common::Result<Profile> parse_debug1(std::string_view bytes, const Limits& limit
       }
       continue;  // the line was still validated: a capped stack must not hide a malformed body
     }
-    open->frames.push_back(Frame{std::string{frame.function}, std::string{frame.file}, frame.line});
+    open->frames.push_back(frame);
   }
 
   if (open) {
@@ -608,6 +715,7 @@ common::Result<Profile> parse_debug1(std::string_view bytes, const Limits& limit
                                               " goroutines but the header says total " +
                                               std::to_string(profile.total));
   }
+  profile.strings = std::move(strings);
   return profile;
 }
 

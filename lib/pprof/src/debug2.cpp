@@ -64,6 +64,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -836,12 +837,13 @@ class Parser {
   bool record_equals(const StackGroup& group) const noexcept;
   bool labels_equal(const StackGroup& group) const noexcept;
   void add_state(StackGroup& group) const;
-  StackGroup make_group() const;
+  StackGroup make_group();
 
   std::string_view bytes_;
   LineReader reader_;
   const Limits& limits_;
   Profile profile_;
+  std::shared_ptr<StringPool> strings_ = std::make_shared<StringPool>();  // becomes profile_.strings
   Record record_;
   std::unordered_map<std::uint64_t, std::uint32_t> index_;  // record hash (probed on collision) -> group
   bool frames_capped_ = false;
@@ -1091,17 +1093,17 @@ void Parser::add_state(StackGroup& group) const {
   group.states.push_back(StateCount{std::string{kOtherStates}, 1});
 }
 
-StackGroup Parser::make_group() const {
+StackGroup Parser::make_group() {
   StackGroup group;
   group.frames.reserve(record_.frames.size());
   for (const FrameView& f : record_.frames) {
-    group.frames.push_back(Frame{std::string{f.function}, std::string{f.file}, f.line});
+    group.frames.push_back(Frame{strings_->intern(f.function), strings_->intern(f.file), f.line});
   }
   group.labels.assign(record_.labels.begin(),
                       record_.labels.begin() + static_cast<std::ptrdiff_t>(record_.label_count));
   if (record_.has_creator) {
-    group.creator =
-        Frame{std::string{record_.creator.function}, std::string{record_.creator.file}, record_.creator.line};
+    group.creator = Frame{strings_->intern(record_.creator.function), strings_->intern(record_.creator.file),
+                          record_.creator.line};
   }
   return group;
 }
@@ -1315,6 +1317,7 @@ common::Result<Profile> Parser::run() {
     std::stable_sort(group.states.begin(), group.states.end(),
                      [](const StateCount& a, const StateCount& b) { return a.count > b.count; });
   }
+  profile_.strings = std::move(strings_);
   return std::move(profile_);
 }
 

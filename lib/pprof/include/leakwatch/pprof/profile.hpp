@@ -1,10 +1,14 @@
 #pragma once
 // The one model every goroutine-profile format is parsed into. Memory grows with distinct stacks, never
-// with goroutines: a group holds a count, not a list.
+// with goroutines: a group holds a count, not a list; and a frame's names are views of strings the
+// profile holds once (string_pool.hpp), not copies.
+
+#include "leakwatch/pprof/string_pool.hpp"
 
 #include <array>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,9 +31,11 @@ constexpr std::string_view profile_kind_name(ProfileKind kind) noexcept {
 // kept so stacks that differ only there stay distinct. Their file is empty and line 0.
 inline constexpr std::string_view kUnknownFunction = "?";
 
+// function and file view strings owned by the Profile the frame came from (Profile::strings), or
+// string literals; copy them into std::strings to keep them past the profile.
 struct Frame {
-  std::string function;  // e.g. "main.producer", "sync.(*Mutex).Lock"; kUnknownFunction if unsymbolized
-  std::string file;      // as printed by the runtime, e.g. "/src/prog/main.go"
+  std::string_view function;  // e.g. "main.producer", "sync.(*Mutex).Lock"; kUnknownFunction if unsymbolized
+  std::string_view file;      // as printed by the runtime, e.g. "/src/prog/main.go"
   std::uint32_t line = 0;
 
   friend bool operator==(const Frame&, const Frame&) = default;
@@ -99,6 +105,9 @@ struct Profile {
   // A profile cut short (body truncated mid-group, a limit reached) keeps the complete groups it read and
   // says why here; empty when the whole profile was read.
   std::string truncation_reason;
+  // Owns what the frames' (and creators') function and file view. Shared and immutable once parsed, so
+  // a copied Profile, or one moved to another thread, keeps valid frames.
+  std::shared_ptr<const StringPool> strings;
 
   bool truncated() const noexcept { return !truncation_reason.empty(); }
 };

@@ -23,7 +23,14 @@ namespace leakwatch::pprof {
 //   become `<module>/<path>` (the cache's "!x" case escapes undone); any other file is kept as printed.
 //   "Standard library" means the function's package has no dot in its first path element and is not main.
 // - line: kept.
-Frame normalize_frame(const Frame& frame);
+struct NormalizedFrame {
+  std::string function;
+  std::string file;
+  std::uint32_t line = 0;
+
+  friend bool operator==(const NormalizedFrame&, const NormalizedFrame&) = default;
+};
+NormalizedFrame normalize_frame(const Frame& frame);
 
 // The import path of a function's package: the text up to the first '.' after the last '/' once
 // bracketed type arguments are removed, with "%2e" decoded (`gopkg.in/yaml%2ev3.(*decoder).unmarshal` ->

@@ -1,0 +1,47 @@
+#pragma once
+// The bytes behind a Profile's frames. A parser interns each distinct function name and file once, and
+// every Frame views them: a profile of 2,000 stacks of 24 frames names perhaps a few dozen functions,
+// and copying those names per frame (two heap allocations each) used to cost more than reading the text.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+namespace leakwatch::pprof {
+
+class StringPool {
+ public:
+  StringPool() = default;
+  // Views handed out point into blocks_, so the pool is neither copied nor moved (hold it by pointer).
+  StringPool(const StringPool&) = delete;
+  StringPool& operator=(const StringPool&) = delete;
+
+  // A view of a copy of `s` that lives as long as the pool; equal strings get the same view, so two
+  // interned strings are equal exactly when their data() pointers are.
+  std::string_view intern(std::string_view s);
+
+  std::size_t size() const noexcept { return count_; }  // distinct strings
+  // Heap bytes held: blocks and the index.
+  std::size_t memory_bytes() const noexcept;
+
+ private:
+  struct Slot {
+    const char* data = nullptr;  // nullptr: empty slot
+    std::uint32_t size = 0;
+    std::uint32_t hash = 0;  // the low bits, to skip most byte compares
+  };
+
+  std::string_view store(std::string_view s);
+  void grow();
+
+  std::vector<Slot> slots_;  // open addressing, linear probing, power-of-two size
+  std::size_t count_ = 0;
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  std::size_t block_bytes_ = 0;  // bytes allocated in blocks_
+  char* next_ = nullptr;         // free space in the last block
+  std::size_t left_ = 0;
+};
+
+}  // namespace leakwatch::pprof
