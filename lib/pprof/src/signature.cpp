@@ -19,7 +19,6 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <deque>
 #include <cstdint>
 #include <functional>
@@ -220,41 +219,57 @@ struct FrameFacts {
   bool in_app = false;   // in ClassifyOptions::app_modules (by the printed name's package)
   WaitClass wait_leaf = WaitClass::unknown;
   WaitClass wait_inner = WaitClass::unknown;
+  std::uint64_t hash = 0;  // FNV-1a of "FUNCTION|FILE|", normalized: the frame's part of signatures
 };
 
-// Frames of one profile view its StringPool, where equal strings are one string: a frame's
-// (function, file) is identified by the two views' addresses and sizes, hashed without reading a byte.
-// (Frames from elsewhere, e.g. tests' string literals, still key correctly: equal views are equal
+// Keyed by identity: frames of one profile view its StringPool, where equal strings are one string, so
+// a frame's (function, file) is told by the two views' addresses and sizes, hashed without reading a
+// byte. (Frames from elsewhere, e.g. tests' string literals, still key correctly: equal views are equal
 // strings; equal strings at two addresses only cost a second, identical, FrameFacts.)
-using FrameKey = std::pair<std::string_view, std::string_view>;
-
-struct FrameKeyHash {
-  std::size_t operator()(const FrameKey& k) const noexcept {
-    const auto a = reinterpret_cast<std::uintptr_t>(k.first.data()) ^ (k.first.size() << 48);
-    const auto b = reinterpret_cast<std::uintptr_t>(k.second.data()) ^ (k.second.size() << 48);
-    return static_cast<std::size_t>(common::mix64(a ^ common::mix64(b)));
-  }
-};
-
-struct FrameKeyEqual {
-  bool operator()(const FrameKey& x, const FrameKey& y) const noexcept {
-    return x.first.data() == y.first.data() && x.first.size() == y.first.size() &&
-           x.second.data() == y.second.data() && x.second.size() == y.second.size();
-  }
-};
-
 class FrameFactsCache {
  public:
   FrameFactsCache(const std::vector<std::string>& plumbing, const ClassifyOptions& options)
-      : plumbing_(plumbing), options_(options) {}
+      : plumbing_(plumbing), options_(options), slots_(64) {}
 
   // The facts of `frame`; the reference stays valid until the cache is destroyed (a deque never moves
   // its elements), and the key views point into the profile's strings, which outlive classify().
   const FrameFacts& facts(const Frame& frame) {
-    const auto [it, inserted] = index_.try_emplace({frame.function, frame.file}, facts_.size());
-    if (!inserted) {
-      return facts_[it->second];
+    const std::uint64_t h = key_hash(frame.function, frame.file);
+    std::size_t mask = slots_.size() - 1;
+    std::size_t i = h & mask;
+    for (; slots_[i].facts != nullptr; i = (i + 1) & mask) {
+      const Slot& s = slots_[i];
+      if (s.function.data() == frame.function.data() && s.function.size() == frame.function.size() &&
+          s.file.data() == frame.file.data() && s.file.size() == frame.file.size()) {
+        return *s.facts;
+      }
     }
+    FrameFacts& f = make(frame);
+    if (2 * facts_.size() > slots_.size()) {
+      grow();
+      mask = slots_.size() - 1;
+      for (i = h & mask; slots_[i].facts != nullptr; i = (i + 1) & mask) {
+      }
+    }
+    slots_[i] = Slot{frame.function, frame.file, h, &f};
+    return f;
+  }
+
+ private:
+  struct Slot {
+    std::string_view function;
+    std::string_view file;
+    std::uint64_t hash = 0;
+    const FrameFacts* facts = nullptr;  // nullptr: empty
+  };
+
+  static std::uint64_t key_hash(std::string_view function, std::string_view file) noexcept {
+    const auto a = reinterpret_cast<std::uintptr_t>(function.data()) ^ (function.size() << 48);
+    const auto b = reinterpret_cast<std::uintptr_t>(file.data()) ^ (file.size() << 48);
+    return common::mix64(a ^ common::mix64(b));
+  }
+
+  FrameFacts& make(const Frame& frame) {
     FrameFacts& f = facts_.emplace_back();
     NormalizedFrame normalized = normalize_frame(frame);
     f.hidden = hidden_in_some_format(normalized);
@@ -266,13 +281,25 @@ class FrameFactsCache {
     f.in_app = !options_.app_modules.empty() && in_app_modules(package_path(frame.function), options_.app_modules);
     f.wait_leaf = frame_wait_class(f.function, true);
     f.wait_inner = frame_wait_class(f.function, false);
+    f.hash = common::fnv1a("|", common::fnv1a(f.file, common::fnv1a("|", common::fnv1a(f.function))));
     return f;
   }
 
- private:
+  void grow() {
+    std::vector<Slot> slots(slots_.size() * 2);
+    const std::size_t mask = slots.size() - 1;
+    for (const Slot& s : slots_) {
+      if (s.facts == nullptr) continue;
+      std::size_t i = s.hash & mask;
+      while (slots[i].facts != nullptr) i = (i + 1) & mask;
+      slots[i] = s;
+    }
+    slots_ = std::move(slots);
+  }
+
   const std::vector<std::string>& plumbing_;
   const ClassifyOptions& options_;
-  std::unordered_map<FrameKey, std::size_t, FrameKeyHash, FrameKeyEqual> index_;
+  std::vector<Slot> slots_;  // open addressing, power-of-two size, at most half full
   std::deque<FrameFacts> facts_;
 };
 
@@ -315,8 +342,9 @@ std::size_t find_leak_site(GroupFacts& frames, const ClassifyOptions& options) {
   return frames.size() == 0 ? 0 : frames.size() - 1;
 }
 
-// stable_hash of the text FUNC|FILE|LINE\n per hashed frame, computed piece by piece (FNV-1a runs byte
-// by byte, so this is the same value as hashing the concatenation, without building it).
+// Each hashed frame contributes its FrameFacts::hash (the normalized name and file, hashed once per
+// distinct frame) and its line, chained through mix64 so that order counts: a group costs a few
+// multiplies per frame instead of a byte loop over every name it holds.
 std::uint64_t hash_frames(GroupFacts& facts, const std::vector<Frame>& frames, std::size_t leak_site,
                           std::size_t depth) {
   std::uint64_t h = common::kFnvOffset;
@@ -324,17 +352,10 @@ std::uint64_t hash_frames(GroupFacts& facts, const std::vector<Frame>& frames, s
   for (std::size_t i = leak_site; i < facts.size() && taken < depth; ++i) {
     const FrameFacts& f = facts[i];
     if (i != leak_site && f.hidden) continue;
-    char line[16];
-    const auto end = std::to_chars(line, line + sizeof line, frames[i].line).ptr;
-    h = common::fnv1a(f.function, h);
-    h = common::fnv1a("|", h);
-    h = common::fnv1a(f.file, h);
-    h = common::fnv1a("|", h);
-    h = common::fnv1a(std::string_view(line, static_cast<std::size_t>(end - line)), h);
-    h = common::fnv1a("\n", h);
+    h = common::mix64(h ^ common::mix64(f.hash + frames[i].line));
     ++taken;
   }
-  return common::mix64(h);
+  return common::mix64(h ^ taken);
 }
 
 void sort_states(std::vector<StateCount>& states) {
