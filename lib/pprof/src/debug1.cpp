@@ -27,6 +27,7 @@
 //   trusted, it may be a cut number.
 
 #include "leakwatch/pprof/parser.hpp"
+#include "text.hpp"
 
 #include "leakwatch/common/hash.hpp"
 
@@ -45,6 +46,11 @@ namespace leakwatch::pprof {
 namespace {
 
 using common::Error;
+using namespace text;  // text.hpp: LineReader, byte tests, escapes, error messages
+
+Error expected_error(const Line& line, std::string_view what) {
+  return text::expected_error(line.number, line.text, what);
+}
 
 // Far above any real goroutine count (the runtime tops out around 10^8), far below overflow: even
 // max_groups groups of this size sum without wrapping.
@@ -53,89 +59,6 @@ constexpr std::uint64_t kMaxCount = std::uint64_t{1} << 40;
 constexpr std::string_view kGoroutineHeader = "goroutine profile: total ";
 constexpr std::string_view kLeakHeader = "goroutineleak profile: total ";
 constexpr std::string_view kLabelsPrefix = "# labels: {";
-constexpr std::size_t kExcerptBytes = 40;
-
-struct Line {
-  std::string_view text;    // without '\n', a trailing '\r' and trailing blanks
-  std::size_t number = 0;   // 1-based
-  bool terminated = false;  // ended in '\n'; an unterminated last line may have been cut anywhere
-};
-
-// Splits the body into lines without copying. It looks at no more than max_line_bytes + 1 bytes per
-// line, so an endless line is rejected after bounded work.
-class LineReader {
- public:
-  enum class Status { line, end, too_long };
-
-  LineReader(std::string_view bytes, std::size_t max_line_bytes) noexcept
-      : rest_(bytes), max_line_bytes_(max_line_bytes) {}
-
-  Status next(Line& line) noexcept {
-    if (rest_.empty()) {
-      return Status::end;
-    }
-    ++number_;
-    // max_line_bytes_ < size() here, so + 1 cannot overflow.
-    const std::size_t window = max_line_bytes_ < rest_.size() ? max_line_bytes_ + 1 : rest_.size();
-    const std::size_t nl = rest_.substr(0, window).find('\n');
-    std::string_view text;
-    if (nl == std::string_view::npos) {
-      if (rest_.size() > max_line_bytes_) {
-        return Status::too_long;
-      }
-      text = rest_;
-      rest_ = {};
-      line.terminated = false;
-    } else {
-      text = rest_.substr(0, nl);
-      rest_.remove_prefix(nl + 1);
-      line.terminated = true;
-    }
-    // Go writes no '\r' and no trailing blanks, but bodies that went through other tools may have them.
-    while (!text.empty() && (text.back() == '\r' || text.back() == ' ' || text.back() == '\t')) {
-      text.remove_suffix(1);
-    }
-    line.text = text;
-    line.number = number_;
-    return Status::line;
-  }
-
-  std::size_t number() const noexcept { return number_; }
-
- private:
-  std::string_view rest_;
-  std::size_t max_line_bytes_;
-  std::size_t number_ = 0;
-};
-
-constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
-
-constexpr int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-bool consume(std::string_view& s, std::string_view prefix) noexcept {
-  if (!s.starts_with(prefix)) {
-    return false;
-  }
-  s.remove_prefix(prefix.size());
-  return true;
-}
-
-// Hex digits are tested once per byte of every PC ('@' lines list up to 128) and offset: one table
-// load instead of three range tests.
-constexpr std::array<bool, 256> kIsHex = [] {
-  std::array<bool, 256> table{};
-  for (int c = 0; c < 256; ++c) {
-    table[static_cast<std::size_t>(c)] = hex_value(static_cast<char>(c)) >= 0;
-  }
-  return table;
-}();
-
-bool is_hex(char c) noexcept { return kIsHex[static_cast<unsigned char>(c)]; }
 
 enum class NumberStatus { ok, missing, too_large };
 
@@ -155,147 +78,6 @@ NumberStatus take_number(std::string_view& s, std::uint64_t max, std::uint64_t& 
   s.remove_prefix(n);
   out = value;
   return NumberStatus::ok;
-}
-
-// A short, printable quote of the offending line for error messages (which end up in logs).
-std::string excerpt(std::string_view text) {
-  constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "\"";
-  for (const char c : text.substr(0, kExcerptBytes)) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u >= 0x20 && u < 0x7f) {
-      out += c;
-    } else if (c == '\t') {
-      out += "\\t";
-    } else {
-      out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 0xf];
-    }
-  }
-  out += text.size() > kExcerptBytes ? "\"..." : "\"";
-  return out;
-}
-
-Error line_error(std::size_t number, std::string_view what) {
-  return Error{"line " + std::to_string(number) + ": " + std::string{what}};
-}
-
-Error expected_error(const Line& line, std::string_view what) {
-  return Error{"line " + std::to_string(line.number) + ": expected " + std::string{what} + ", got " +
-               excerpt(line.text)};
-}
-
-void append_utf8(std::string& out, std::uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xc0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xe0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  } else {
-    out += static_cast<char>(0xf0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  }
-}
-
-// Reads `digits` hex digits as a number; false if any is not hex.
-bool take_hex_digits(std::string_view& s, std::size_t digits, std::uint32_t& out) noexcept {
-  if (s.size() < digits) {
-    return false;
-  }
-  std::uint32_t value = 0;
-  for (std::size_t i = 0; i < digits; ++i) {
-    const int h = hex_value(s[i]);
-    if (h < 0) {
-      return false;
-    }
-    value = value * 16 + static_cast<std::uint32_t>(h);
-  }
-  s.remove_prefix(digits);
-  out = value;
-  return true;
-}
-
-// Decodes one Go double-quoted string (fmt %q / strconv.Quote, plus the octal escape strconv.Unquote
-// accepts) into raw bytes: \xNN yields that byte even if it is not valid UTF-8, because label values
-// are arbitrary bytes. Returns what is wrong, or nullptr.
-const char* take_quoted(std::string_view& s, std::string& out) {
-  if (!consume(s, "\"")) {
-    return "expected '\"'";
-  }
-  out.clear();
-  while (true) {
-    // Copy the run up to the next quote or backslash in one go.
-    const std::size_t special = s.find_first_of("\"\\");
-    if (special == std::string_view::npos) {
-      return "unterminated quoted string";
-    }
-    out.append(s.substr(0, special));
-    const char c = s[special];
-    s.remove_prefix(special + 1);
-    if (c == '"') {
-      return nullptr;
-    }
-    if (s.empty()) {
-      return "unterminated quoted string";
-    }
-    const char e = s.front();
-    s.remove_prefix(1);
-    std::uint32_t value = 0;
-    switch (e) {
-      case 'a': out += '\a'; break;
-      case 'b': out += '\b'; break;
-      case 'f': out += '\f'; break;
-      case 'n': out += '\n'; break;
-      case 'r': out += '\r'; break;
-      case 't': out += '\t'; break;
-      case 'v': out += '\v'; break;
-      case '\\': out += '\\'; break;
-      case '"': out += '"'; break;
-      case '\'': out += '\''; break;
-      case 'x':
-        if (!take_hex_digits(s, 2, value)) {
-          return "invalid \\x escape";
-        }
-        out += static_cast<char>(value);
-        break;
-      case 'u':
-      case 'U':
-        if (!take_hex_digits(s, e == 'u' ? 4 : 8, value) || value > 0x10ffff ||
-            (value >= 0xd800 && value <= 0xdfff)) {
-          return "invalid \\u or \\U escape";
-        }
-        append_utf8(out, value);
-        break;
-      case '0': case '1': case '2': case '3': case '4': case '5': case '6': case '7': {
-        // Exactly three octal digits, at most \377, as in Go.
-        value = static_cast<std::uint32_t>(e - '0');
-        for (int i = 0; i < 2; ++i) {
-          if (s.empty() || s.front() < '0' || s.front() > '7') {
-            return "invalid octal escape";
-          }
-          value = value * 8 + static_cast<std::uint32_t>(s.front() - '0');
-          s.remove_prefix(1);
-        }
-        if (value > 0xff) {
-          return "invalid octal escape";
-        }
-        out += static_cast<char>(value);
-        break;
-      }
-      default:
-        return "unknown escape";
-    }
-  }
 }
 
 // `s` is the text between "# labels: {" and the closing '}'.
@@ -361,9 +143,8 @@ inline bool split_frame(std::string_view text, std::uint64_t& pc, std::string_vi
   p += 2;
   // Wraps past 16 digits, harmlessly: the PC is only FrameCache's key.
   std::uint64_t value = 0;
-  while (p != end && is_hex(*p)) {
-    value = value * 16 + static_cast<std::uint64_t>(hex_value(*p));
-    ++p;
+  for (int digit; p != end && (digit = hex_digit(*p)) >= 0; ++p) {
+    value = value * 16 + static_cast<std::uint64_t>(digit);
   }
   pc = value;
   if (p == end) {
@@ -500,13 +281,6 @@ class FrameCache {
   std::vector<Entry> entries_;
   std::size_t count_ = 0;
 };
-
-void add_reason(std::string& reasons, std::string_view reason) {
-  if (!reasons.empty()) {
-    reasons += "; ";
-  }
-  reasons += reason;
-}
 
 }  // namespace
 

@@ -57,6 +57,7 @@
 //   goroutine dump is never empty, since the goroutine writing it is in it.
 
 #include "leakwatch/pprof/parser.hpp"
+#include "text.hpp"
 
 #include <algorithm>
 #include <array>
@@ -80,8 +81,8 @@ namespace leakwatch::pprof {
 namespace {
 
 using common::Error;
+using namespace text;  // text.hpp: LineReader, byte tests, escapes, error messages
 
-constexpr std::size_t kExcerptBytes = 40;
 constexpr std::size_t kMaxStatesPerGroup = 64;
 constexpr std::string_view kOtherStates = "(other states)";
 
@@ -97,80 +98,6 @@ constexpr std::string_view kMainMain = "main.main";
 constexpr std::string_view kHeaderSyntax = "'goroutine <id> [<status>]:'";
 constexpr std::string_view kLocationSyntax = "'\\t<file>:<line>[ +0x<offset>]'";
 
-struct Line {
-  std::string_view text;    // without '\n', a trailing '\r' and trailing blanks
-  std::size_t number = 0;   // 1-based
-  bool terminated = false;  // ended in '\n'; an unterminated last line may have been cut anywhere
-};
-
-// Splits the body into lines without copying, with memchr. It looks at no more than
-// max_line_bytes + 1 bytes per line, so an endless line is rejected after bounded work.
-class LineReader {
- public:
-  enum class Status { line, end, too_long };
-
-  LineReader(std::string_view bytes, std::size_t max_line_bytes) noexcept
-      : data_(bytes.data()), size_(bytes.size()), max_line_bytes_(max_line_bytes) {}
-
-  Status next(Line& line) noexcept {
-    if (pos_ == size_) {
-      return Status::end;
-    }
-    ++number_;
-    const char* start = data_ + pos_;
-    const std::size_t left = size_ - pos_;
-    // max_line_bytes_ < left here, so + 1 cannot overflow.
-    const std::size_t window = max_line_bytes_ < left ? max_line_bytes_ + 1 : left;
-    const void* nl = std::memchr(start, '\n', window);
-    std::size_t length = 0;
-    if (nl == nullptr) {
-      if (left > max_line_bytes_) {
-        return Status::too_long;
-      }
-      length = left;
-      pos_ = size_;
-      line.terminated = false;
-    } else {
-      length = static_cast<std::size_t>(static_cast<const char*>(nl) - start);
-      pos_ += length + 1;
-      line.terminated = true;
-    }
-    // Go writes no '\r' and no trailing blanks, but bodies that went through other tools may have them.
-    while (length > 0 &&
-           (start[length - 1] == '\r' || start[length - 1] == ' ' || start[length - 1] == '\t')) {
-      --length;
-    }
-    line.text = std::string_view(start, length);
-    line.number = number_;
-    return Status::line;
-  }
-
-  std::size_t number() const noexcept { return number_; }
-  // Offset of the next line's first byte.
-  std::size_t position() const noexcept { return pos_; }
-  // Moves past `bytes` bytes that hold `lines` whole lines already known to be valid (see BodyCache).
-  void skip(std::size_t bytes, std::size_t lines) noexcept {
-    pos_ += bytes;
-    number_ += lines;
-  }
-
- private:
-  const char* data_;
-  std::size_t size_;
-  std::size_t max_line_bytes_;
-  std::size_t pos_ = 0;
-  std::size_t number_ = 0;
-};
-
-constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
-
-constexpr int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // By value, unlike consume(), for the per-line path (see run()).
 bool has_prefix(std::string_view s, std::string_view prefix) noexcept {
   return s.size() >= prefix.size() && std::memcmp(s.data(), prefix.data(), prefix.size()) == 0;
@@ -179,14 +106,6 @@ bool has_prefix(std::string_view s, std::string_view prefix) noexcept {
 // operator== on views compiles to an out-of-line call here (GCC 12 stops inlining in the big parser).
 bool equals(std::string_view a, std::string_view b) noexcept {
   return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
-}
-
-bool consume(std::string_view& s, std::string_view prefix) noexcept {
-  if (!s.starts_with(prefix)) {
-    return false;
-  }
-  s.remove_prefix(prefix.size());
-  return true;
 }
 
 bool consume_suffix(std::string_view& s, std::string_view suffix) noexcept {
@@ -231,143 +150,6 @@ std::uint64_t saturating_number(std::string_view digits, std::uint64_t max) noex
     }
   }
   return value;
-}
-
-// A short, printable quote of the offending line for error messages (which end up in logs).
-std::string excerpt(std::string_view text) {
-  constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "\"";
-  for (const char c : text.substr(0, kExcerptBytes)) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u >= 0x20 && u < 0x7f) {
-      out += c;
-    } else if (c == '\t') {
-      out += "\\t";
-    } else {
-      out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 0xf];
-    }
-  }
-  out += text.size() > kExcerptBytes ? "\"..." : "\"";
-  return out;
-}
-
-Error line_error(std::size_t number, std::string_view what) {
-  return Error{"line " + std::to_string(number) + ": " + std::string{what}};
-}
-
-// Takes the line's parts by value: a Line whose address escapes would live in memory, and the hot
-// loop would pay a store-forwarding stall for every line it reads.
-Error expected_error(std::size_t number, std::string_view text, std::string_view what) {
-  return Error{"line " + std::to_string(number) + ": expected " + std::string{what} + ", got " +
-               excerpt(text)};
-}
-
-void add_reason(std::string& reasons, std::string_view reason) {
-  if (!reasons.empty()) {
-    reasons += "; ";
-  }
-  reasons += reason;
-}
-
-void append_utf8(std::string& out, std::uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xc0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xe0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  } else {
-    out += static_cast<char>(0xf0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  }
-}
-
-bool take_hex_digits(std::string_view& s, std::size_t digits, std::uint32_t& out) noexcept {
-  if (s.size() < digits) {
-    return false;
-  }
-  std::uint32_t value = 0;
-  for (std::size_t i = 0; i < digits; ++i) {
-    const int h = hex_value(s[i]);
-    if (h < 0) {
-      return false;
-    }
-    value = value * 16 + static_cast<std::uint32_t>(h);
-  }
-  s.remove_prefix(digits);
-  out = value;
-  return true;
-}
-
-// Decodes one runtime-quoted string (runtime/print.go printquoted: \n \r \t \\ \" escaped, other ASCII
-// controls and invalid UTF-8 bytes as \xNN, non-ASCII runes as \uNNNN or \UNNNNNNNN) into raw bytes,
-// reusing out's capacity. Returns what is wrong, or nullptr.
-const char* take_quoted(std::string_view& s, std::string& out) {
-  out.clear();
-  if (!consume(s, "\"")) {
-    return "expected '\"'";
-  }
-  while (true) {
-    const std::size_t special = s.find_first_of("\"\\");
-    if (special == std::string_view::npos) {
-      return "unterminated quoted string";
-    }
-    out.append(s.substr(0, special));
-    const char c = s[special];
-    s.remove_prefix(special + 1);
-    if (c == '"') {
-      return nullptr;
-    }
-    if (s.empty()) {
-      return "unterminated quoted string";
-    }
-    const char e = s.front();
-    s.remove_prefix(1);
-    std::uint32_t value = 0;
-    switch (e) {
-      case 'n':
-        out += '\n';
-        break;
-      case 'r':
-        out += '\r';
-        break;
-      case 't':
-        out += '\t';
-        break;
-      case '\\':
-        out += '\\';
-        break;
-      case '"':
-        out += '"';
-        break;
-      case 'x':
-        if (!take_hex_digits(s, 2, value)) {
-          return "invalid \\x escape";
-        }
-        out += static_cast<char>(value);
-        break;
-      case 'u':
-      case 'U':
-        if (!take_hex_digits(s, e == 'u' ? 4 : 8, value) || value > 0x10ffff ||
-            (value >= 0xd800 && value <= 0xdfff)) {
-          return "invalid \\u or \\U escape";
-        }
-        append_utf8(out, value);
-        break;
-      default:
-        return "unknown escape";
-    }
-  }
 }
 
 // A bare label key or value: the runtime prints [A-Za-z0-9./_]* unquoted. Anything up to the next
@@ -477,14 +259,6 @@ struct FrameView {
   std::uint32_t line = 0;
 };
 
-constexpr std::array<bool, 256> kIsHex = [] {
-  std::array<bool, 256> table{};
-  for (int c = 0; c < 256; ++c) {
-    table[static_cast<std::size_t>(c)] = hex_value(static_cast<char>(c)) >= 0;
-  }
-  return table;
-}();
-
 // The location line after a function or "created by" line:
 // TAB FILE ":" LINE [ " +0x" HEX ] [ " fp=0x" HEX " sp=0x" HEX " pc=0x" HEX ]. FILE may hold spaces and
 // colons, so everything is taken from the right, in one backward pass of plain byte tests: this runs
@@ -496,7 +270,7 @@ bool parse_location(std::string_view text, FrameView& frame) noexcept {
   const char* b = text.data();
   std::size_t end = text.size();
   const auto hex_start = [b](std::size_t i) noexcept {
-    while (i > 1 && kIsHex[static_cast<unsigned char>(b[i - 1])]) {
+    while (i > 1 && is_hex(b[i - 1])) {
       --i;
     }
     return i;
