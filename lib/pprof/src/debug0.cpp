@@ -51,6 +51,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <initializer_list>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -210,6 +211,42 @@ class Decoder {
 
   // ---- small field helpers ----
 
+  // Reads the fields of the message `r` holds, calling on_field(field, type, tag_offset) for each. It
+  // returns an error or nullopt, reading the fields it knows and handing the others to skip_field().
+  template <class OnField>
+  static std::optional<Error> for_each_field(wire::Reader& r, OnField&& on_field) {
+    while (!r.done()) {
+      const std::size_t tag_offset = r.offset();
+      std::uint32_t field = 0;
+      WireType type{};
+      if (!r.read_tag(field, type)) {
+        return wire_error(r);
+      }
+      if (auto e = on_field(field, type, tag_offset)) return e;
+    }
+    return std::nullopt;
+  }
+
+  static std::optional<Error> skip_field(wire::Reader& r, WireType type) {
+    if (!r.skip(type)) {
+      return wire_error(r);
+    }
+    return std::nullopt;
+  }
+
+  // A message whose fields 1..N are all varints (profile.proto's Function, Line, Label, ValueType):
+  // field i goes to *fields[i - 1] (type-checked even when the caller ignores it); later fields are
+  // skipped.
+  static std::optional<Error> varint_message(wire::Reader& r, std::string_view message,
+                                             std::initializer_list<std::uint64_t*> fields) {
+    return for_each_field(r, [&](std::uint32_t field, WireType type, std::size_t tag_offset) {
+      if (field >= 1 && field <= fields.size()) {
+        return varint_field(r, type, message, field, tag_offset, *fields.begin()[field - 1]);
+      }
+      return skip_field(r, type);
+    });
+  }
+
   // A varint field; `tag_offset` is where its tag started.
   static std::optional<Error> varint_field(wire::Reader& r, WireType type, std::string_view message,
                                            std::uint32_t field, std::size_t tag_offset, std::uint64_t& out) {
@@ -217,6 +254,18 @@ class Decoder {
       return wire_type_error(tag_offset, message, field, type);
     }
     if (!r.read_varint(out)) {
+      return wire_error(r);
+    }
+    return std::nullopt;
+  }
+
+  // An embedded message (or bytes) field.
+  static std::optional<Error> bytes_field(wire::Reader& r, WireType type, std::string_view message,
+                                          std::uint32_t field, std::size_t tag_offset, View& out) {
+    if (type != WireType::length_delimited) {
+      return wire_type_error(tag_offset, message, field, type);
+    }
+    if (!r.read_bytes(out.bytes, out.offset)) {
       return wire_error(r);
     }
     return std::nullopt;
@@ -295,13 +344,8 @@ class Decoder {
           }
           continue;
       }
-      if (type != WireType::length_delimited) {
-        return wire_type_error(tag_offset, "Profile", field, type);
-      }
       View view;
-      if (!r.read_bytes(view.bytes, view.offset)) {
-        return wire_error(r);
-      }
+      if (auto e = bytes_field(r, type, "Profile", field, tag_offset, view)) return e;
       if (records != nullptr) {
         records->push_back(view);
       } else {
@@ -323,20 +367,8 @@ class Decoder {
     // value[0] is the count, described by sample_type[0].
     const View& view = sample_types_.front();
     wire::Reader r(view.bytes, view.offset);
-    std::uint64_t type_index = 0;
-    while (!r.done()) {
-      const std::size_t tag_offset = r.offset();
-      std::uint32_t field = 0;
-      WireType type{};
-      if (!r.read_tag(field, type)) {
-        return wire_error(r);
-      }
-      if (field == 1) {
-        if (auto e = varint_field(r, type, "ValueType", field, tag_offset, type_index)) return e;
-      } else if (!r.skip(type)) {
-        return wire_error(r);
-      }
-    }
+    std::uint64_t type_index = 0;  // ValueType {type=1, unit=2}
+    if (auto e = varint_message(r, "ValueType", {&type_index})) return e;
     std::string_view name;
     if (auto e = string_at(type_index, name, "sample_type[0]", "type")) return e;
     if (name == "goroutine") {
@@ -366,34 +398,9 @@ class Decoder {
       std::uint64_t id = 0;
       std::uint64_t name_index = 0;
       std::uint64_t file_index = 0;
-      while (!r.done()) {
-        const std::size_t tag_offset = r.offset();
-        std::uint32_t field = 0;
-        WireType type{};
-        if (!r.read_tag(field, type)) {
-          return wire_error(r);
-        }
-        std::uint64_t ignored = 0;
-        switch (field) {
-          case 1:
-            if (auto e = varint_field(r, type, "Function", field, tag_offset, id)) return e;
-            break;
-          case 2:
-            if (auto e = varint_field(r, type, "Function", field, tag_offset, name_index)) return e;
-            break;
-          case 3:  // system_name
-          case 5:  // start_line
-            if (auto e = varint_field(r, type, "Function", field, tag_offset, ignored)) return e;
-            break;
-          case 4:
-            if (auto e = varint_field(r, type, "Function", field, tag_offset, file_index)) return e;
-            break;
-          default:
-            if (!r.skip(type)) {
-              return wire_error(r);
-            }
-        }
-      }
+      std::uint64_t ignored = 0;
+      // Function {id=1, name=2, system_name=3, filename=4, start_line=5}
+      if (auto e = varint_message(r, "Function", {&id, &name_index, &ignored, &file_index, &ignored})) return e;
       if (id == 0) {
         return at_error(view.offset, "function without an id (ids start at 1)");
       }
@@ -434,40 +441,25 @@ class Decoder {
       wire::Reader r(view.bytes, view.offset);
       std::uint64_t id = 0;
       lines.clear();
-      while (!r.done()) {
-        const std::size_t tag_offset = r.offset();
-        std::uint32_t field = 0;
-        WireType type{};
-        if (!r.read_tag(field, type)) {
-          return wire_error(r);
-        }
+      auto on_field = [&](std::uint32_t field, WireType type, std::size_t tag_offset) -> std::optional<Error> {
         std::uint64_t ignored = 0;
         switch (field) {
           case 1:
-            if (auto e = varint_field(r, type, "Location", field, tag_offset, id)) return e;
-            break;
+            return varint_field(r, type, "Location", field, tag_offset, id);
           case 2:  // mapping_id
           case 3:  // address
           case 5:  // is_folded
-            if (auto e = varint_field(r, type, "Location", field, tag_offset, ignored)) return e;
-            break;
+            return varint_field(r, type, "Location", field, tag_offset, ignored);
           case 4: {
-            if (type != WireType::length_delimited) {
-              return wire_type_error(tag_offset, "Location", field, type);
-            }
             View line;
-            if (!r.read_bytes(line.bytes, line.offset)) {
-              return wire_error(r);
-            }
-            if (auto e = decode_line(line, lines)) return e;
-            break;
+            if (auto e = bytes_field(r, type, "Location", field, tag_offset, line)) return e;
+            return decode_line(line, lines);
           }
           default:
-            if (!r.skip(type)) {
-              return wire_error(r);
-            }
+            return skip_field(r, type);
         }
-      }
+      };
+      if (auto e = for_each_field(r, on_field)) return e;
       if (id == 0) {
         return at_error(view.offset, "location without an id (ids start at 1)");
       }
@@ -513,21 +505,7 @@ class Decoder {
     wire::Reader r(view.bytes, view.offset);
     std::uint64_t function_id = 0;
     std::uint64_t line = 0;
-    while (!r.done()) {
-      const std::size_t tag_offset = r.offset();
-      std::uint32_t field = 0;
-      WireType type{};
-      if (!r.read_tag(field, type)) {
-        return wire_error(r);
-      }
-      if (field == 1) {
-        if (auto e = varint_field(r, type, "Line", field, tag_offset, function_id)) return e;
-      } else if (field == 2) {
-        if (auto e = varint_field(r, type, "Line", field, tag_offset, line)) return e;
-      } else if (!r.skip(type)) {
-        return wire_error(r);
-      }
-    }
+    if (auto e = varint_message(r, "Line", {&function_id, &line})) return e;
     // int64 on the wire: a negative line is a huge uint64 here and fails this check too.
     if (line > std::numeric_limits<std::uint32_t>::max()) {
       return at_error(view.offset,
@@ -613,44 +591,28 @@ class Decoder {
         std::copy_n(frames_.begin() + range.begin, take, stack.begin() + static_cast<std::ptrdiff_t>(depth));
         depth += take;
       };
-      while (!r.done()) {
-        const std::size_t tag_offset = r.offset();
-        std::uint32_t field = 0;
-        WireType type{};
-        if (!r.read_tag(field, type)) {
-          return wire_error(r);
+      const auto add_value = [&](std::uint64_t value) {
+        if (!has_value) {
+          first_value = value;
+          has_value = true;
         }
+      };
+      auto on_field = [&](std::uint32_t field, WireType type, std::size_t tag_offset) -> std::optional<Error> {
         switch (field) {
           case 1:
-            if (auto e = repeated_varint(r, type, "Sample", field, tag_offset, add_location)) return e;
-            break;
-          case 2: {
-            auto add = [&](std::uint64_t value) {
-              if (!has_value) {
-                first_value = value;
-                has_value = true;
-              }
-            };
-            if (auto e = repeated_varint(r, type, "Sample", field, tag_offset, add)) return e;
-            break;
-          }
+            return repeated_varint(r, type, "Sample", field, tag_offset, add_location);
+          case 2:
+            return repeated_varint(r, type, "Sample", field, tag_offset, add_value);
           case 3: {
-            if (type != WireType::length_delimited) {
-              return wire_type_error(tag_offset, "Sample", field, type);
-            }
             View label;
-            if (!r.read_bytes(label.bytes, label.offset)) {
-              return wire_error(r);
-            }
-            if (auto e = decode_label(label, label_indexes)) return e;
-            break;
+            if (auto e = bytes_field(r, type, "Sample", field, tag_offset, label)) return e;
+            return decode_label(label, label_indexes);
           }
           default:
-            if (!r.skip(type)) {
-              return wire_error(r);
-            }
+            return skip_field(r, type);
         }
-      }
+      };
+      if (auto e = for_each_field(r, on_field)) return e;
       if (has_unknown_location) {
         return Error{who() + ": unknown location id " + std::to_string(unknown_location)};
       }
@@ -732,33 +694,8 @@ class Decoder {
     std::uint64_t key = 0;
     std::uint64_t str = 0;
     std::uint64_t num = 0;
-    while (!r.done()) {
-      const std::size_t tag_offset = r.offset();
-      std::uint32_t field = 0;
-      WireType type{};
-      if (!r.read_tag(field, type)) {
-        return wire_error(r);
-      }
-      std::uint64_t ignored = 0;
-      switch (field) {
-        case 1:
-          if (auto e = varint_field(r, type, "Label", field, tag_offset, key)) return e;
-          break;
-        case 2:
-          if (auto e = varint_field(r, type, "Label", field, tag_offset, str)) return e;
-          break;
-        case 3:
-          if (auto e = varint_field(r, type, "Label", field, tag_offset, num)) return e;
-          break;
-        case 4:
-          if (auto e = varint_field(r, type, "Label", field, tag_offset, ignored)) return e;
-          break;
-        default:
-          if (!r.skip(type)) {
-            return wire_error(r);
-          }
-      }
-    }
+    std::uint64_t num_unit = 0;
+    if (auto e = varint_message(r, "Label", {&key, &str, &num, &num_unit})) return e;
     if (num != 0 && str == 0) {
       return std::nullopt;
     }
