@@ -217,7 +217,8 @@ inline bool parse_symbolized(std::string_view rest, FrameView& frame) noexcept {
 // Frame already interned for it, so a repeated line costs one integer probe and one memcmp instead of
 // a parse and two string hashes. The PC is only a hint: a hit needs the text to match byte for byte,
 // so a body that reuses a PC for different lines is still read exactly. Entries are bounded by the
-// distinct PCs, and so by the body's size.
+// distinct PCs, and so by the body's size. PCs come from the body: the slot hash is seeded per parse and
+// probing stops after kMaxProbes, so PCs chosen to collide cost a cache miss, never quadratic time.
 class FrameCache {
  public:
   const Frame* find(std::uint64_t pc, std::string_view rest) const noexcept {
@@ -225,7 +226,8 @@ class FrameCache {
       return nullptr;
     }
     const std::size_t mask = entries_.size() - 1;
-    for (std::size_t i = slot_of(pc, mask);; i = (i + 1) & mask) {
+    std::size_t i = slot_of(pc, mask);
+    for (std::size_t probes = 0; probes < kMaxProbes; ++probes, i = (i + 1) & mask) {
       const Entry& e = entries_[i];
       if (e.text == nullptr) {
         return nullptr;
@@ -234,6 +236,7 @@ class FrameCache {
         return e.size == rest.size() && std::memcmp(e.text, rest.data(), rest.size()) == 0 ? &e.frame : nullptr;
       }
     }
+    return nullptr;
   }
 
   // `rest` views the body, which outlives the parse and so the cache.
@@ -243,8 +246,10 @@ class FrameCache {
     }
     const std::size_t mask = entries_.size() - 1;
     std::size_t i = slot_of(pc, mask);
-    while (entries_[i].text != nullptr && entries_[i].pc != pc) {
-      i = (i + 1) & mask;
+    for (std::size_t probes = 0; entries_[i].text != nullptr && entries_[i].pc != pc; i = (i + 1) & mask) {
+      if (++probes == kMaxProbes) {
+        return;  // not cached; the line is parsed again next time
+      }
     }
     if (entries_[i].text == nullptr) {
       ++count_;
@@ -261,8 +266,10 @@ class FrameCache {
     Frame frame;
   };
 
-  static std::size_t slot_of(std::uint64_t pc, std::size_t mask) noexcept {
-    return static_cast<std::size_t>(common::mix64(pc)) & mask;
+  static constexpr std::size_t kMaxProbes = 32;
+
+  std::size_t slot_of(std::uint64_t pc, std::size_t mask) const noexcept {
+    return static_cast<std::size_t>(common::mix64(pc ^ seed_)) & mask;
   }
 
   void grow() {
@@ -271,8 +278,14 @@ class FrameCache {
     for (const Entry& e : old) {
       if (e.text == nullptr) continue;
       std::size_t i = slot_of(e.pc, mask);
-      while (entries_[i].text != nullptr) {
+      std::size_t probes = 0;
+      while (entries_[i].text != nullptr && probes < kMaxProbes) {
         i = (i + 1) & mask;
+        ++probes;
+      }
+      if (probes == kMaxProbes) {
+        --count_;  // dropped: a cache, not a record
+        continue;
       }
       entries_[i] = e;
     }
@@ -280,6 +293,8 @@ class FrameCache {
 
   std::vector<Entry> entries_;
   std::size_t count_ = 0;
+  // An address ASLR randomizes: a body cannot aim its PCs at one slot without knowing it.
+  const std::uint64_t seed_ = common::mix64(reinterpret_cast<std::uintptr_t>(this));
 };
 
 }  // namespace

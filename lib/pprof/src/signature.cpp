@@ -237,15 +237,19 @@ class FrameFactsCache {
     const std::uint64_t h = key_hash(frame.function, frame.file);
     std::size_t mask = slots_.size() - 1;
     std::size_t i = h & mask;
-    for (; slots_[i].facts != nullptr; i = (i + 1) & mask) {
+    for (std::size_t probes = 0; slots_[i].facts != nullptr; i = (i + 1) & mask) {
       const Slot& s = slots_[i];
       if (s.function.data() == frame.function.data() && s.function.size() == frame.function.size() &&
           s.file.data() == frame.file.data() && s.file.size() == frame.file.size()) {
         return *s.facts;
       }
+      if (++probes == kMaxProbes) {
+        return make(frame);  // worked out again rather than searched for (a pathological table only)
+      }
     }
     FrameFacts& f = make(frame);
-    if (2 * facts_.size() > slots_.size()) {
+    ++indexed_;
+    if (2 * indexed_ > slots_.size()) {
       grow();
       mask = slots_.size() - 1;
       for (i = h & mask; slots_[i].facts != nullptr; i = (i + 1) & mask) {
@@ -297,9 +301,12 @@ class FrameFactsCache {
     slots_ = std::move(slots);
   }
 
+  static constexpr std::size_t kMaxProbes = 32;
+
   const std::vector<std::string>& plumbing_;
   const ClassifyOptions& options_;
   std::vector<Slot> slots_;  // open addressing, power-of-two size, at most half full
+  std::size_t indexed_ = 0;
   std::deque<FrameFacts> facts_;
 };
 

@@ -10,6 +10,10 @@ namespace {
 // parsers' line limit, gets its own.
 constexpr std::size_t kBlockBytes = 4 * 1024;
 constexpr std::size_t kInitialSlots = 64;
+// Longest probe sequence looked at. At most half full, a fair hash needs a handful; a body crafted so
+// that its names collide would otherwise make every intern walk all the others (quadratic time), so
+// past this the string is stored again instead of shared: bounded work, at some memory.
+constexpr std::size_t kMaxProbes = 32;
 
 }  // namespace
 
@@ -18,20 +22,23 @@ std::string_view StringPool::intern(std::string_view s) {
     return {};
   }
   // std::hash is not stable across builds, which does not matter here: nothing outside this process
-  // ever sees these hashes (signatures use common::stable_hash).
+  // ever sees these hashes.
   const std::size_t h = std::hash<std::string_view>{}(s);
   if (slots_.empty()) {
     slots_.resize(kInitialSlots);
   }
   std::size_t mask = slots_.size() - 1;
-  const auto low = static_cast<std::uint32_t>(h);
+  std::size_t probes = 0;
   for (std::size_t i = h & mask;; i = (i + 1) & mask) {
-    Slot& slot = slots_[i];
+    const Slot& slot = slots_[i];
     if (slot.data == nullptr) {
       break;
     }
-    if (slot.hash == low && slot.size == s.size() && std::memcmp(slot.data, s.data(), s.size()) == 0) {
+    if (slot.hash == h && slot.size == s.size() && std::memcmp(slot.data, s.data(), s.size()) == 0) {
       return {slot.data, slot.size};
+    }
+    if (++probes == kMaxProbes) {
+      return store(s);
     }
   }
   if (2 * (count_ + 1) > slots_.size()) {
@@ -40,11 +47,12 @@ std::string_view StringPool::intern(std::string_view s) {
   }
   const std::string_view stored = store(s);
   std::size_t i = h & mask;
-  while (slots_[i].data != nullptr) {
-    i = (i + 1) & mask;
+  for (std::size_t walked = 0; slots_[i].data != nullptr; i = (i + 1) & mask) {
+    if (++walked == kMaxProbes) {
+      return stored;  // kept, but not indexed
+    }
   }
-  // Strings come from lines bounded by Limits::max_line_bytes, far below 4 GiB.
-  slots_[i] = Slot{stored.data(), static_cast<std::uint32_t>(stored.size()), low};
+  slots_[i] = Slot{stored.data(), stored.size(), h};
   ++count_;
   return stored;
 }
@@ -71,14 +79,19 @@ std::string_view StringPool::store(std::string_view s) {
 }
 
 void StringPool::grow() {
-  // The slots keep the hash's low 32 bits, all the index needs below 2^32 slots.
   std::vector<Slot> slots(slots_.size() * 2);
   const std::size_t mask = slots.size() - 1;
   for (const Slot& slot : slots_) {
     if (slot.data == nullptr) continue;
     std::size_t i = slot.hash & mask;
-    while (slots[i].data != nullptr) {
+    std::size_t probes = 0;
+    while (slots[i].data != nullptr && probes < kMaxProbes) {
       i = (i + 1) & mask;
+      ++probes;
+    }
+    if (probes == kMaxProbes) {
+      --count_;  // dropped from the index: a later equal string is stored again, never lost
+      continue;
     }
     slots[i] = slot;
   }

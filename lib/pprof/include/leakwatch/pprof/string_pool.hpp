@@ -18,19 +18,20 @@ class StringPool {
   StringPool(const StringPool&) = delete;
   StringPool& operator=(const StringPool&) = delete;
 
-  // A view of a copy of `s` that lives as long as the pool; equal strings get the same view, so two
-  // interned strings are equal exactly when their data() pointers are.
+  // A view of a copy of `s` that lives as long as the pool. Equal strings get the same view (so equal
+  // data() pointers mean equal strings), except past a long run of hash collisions, which only a
+  // crafted body causes: then `s` is copied again, unshared, rather than compared with all the others.
   std::string_view intern(std::string_view s);
 
-  std::size_t size() const noexcept { return count_; }  // distinct strings
+  std::size_t size() const noexcept { return count_; }  // distinct strings in the index
   // Heap bytes held: blocks and the index.
   std::size_t memory_bytes() const noexcept;
 
  private:
   struct Slot {
     const char* data = nullptr;  // nullptr: empty slot
-    std::uint32_t size = 0;
-    std::uint32_t hash = 0;  // the low bits, to skip most byte compares
+    std::size_t size = 0;
+    std::size_t hash = 0;  // compared first, to skip most byte compares; and for regrowing
   };
 
   std::string_view store(std::string_view s);
