@@ -713,12 +713,13 @@ class Decoder {
     return size;
   }
 
-  static std::uint64_t hash_group(std::span<const FrameKey> stack, const std::vector<LabelView>& labels) {
+  std::uint64_t hash_group(std::span<const FrameKey> stack, const std::vector<LabelView>& labels) const {
     // Four independent multiply chains, so the CPU overlaps them; mixed and combined at the end. Equal
-    // hashes are compared in full, so this only has to spread well, not resist attacks (the table probes
-    // linearly and max_groups bounds it).
+    // hashes are compared in full. A xor-multiply chain is easy to steer into a collision when its
+    // start is known, and a body of max_groups stacks with one hash would cost max_groups^2 / 2 stack
+    // compares: the lanes start from seed_, which the body cannot know.
     constexpr std::uint64_t kMul = 0x9e3779b97f4a7c15ull;
-    std::uint64_t lanes[4] = {common::kFnvOffset ^ stack.size(), 1, 2, 3};
+    std::uint64_t lanes[4] = {seed_ ^ stack.size(), seed_ + 1, seed_ + 2, seed_ + 3};
     const std::size_t n = stack.size();
     std::size_t i = 0;
     for (; i + 4 <= n; i += 4) {
@@ -831,6 +832,8 @@ class Decoder {
   }
 
   const Limits& limits_;
+  // An address ASLR randomizes (see hash_group); the groups found never depend on it.
+  const std::uint64_t seed_ = common::mix64(reinterpret_cast<std::uintptr_t>(this));
   std::uint64_t frame_budget_ = 0;
 
   // Pass 1.
