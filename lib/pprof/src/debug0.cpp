@@ -143,10 +143,21 @@ class IdIndex {
   std::unordered_map<std::uint64_t, std::uint32_t> map_;
 };
 
-struct StringPairHash {
+// Function names and files are interned (StringPool) before functions are compared, so equal pairs
+// are equal views: hashed and compared by address, without reading the names again.
+struct InternedPairHash {
   std::size_t operator()(const std::pair<std::string_view, std::string_view>& p) const noexcept {
-    return static_cast<std::size_t>(
-        common::mix64(common::fnv1a(p.second, common::fnv1a(p.first) ^ p.first.size())));
+    const auto a = reinterpret_cast<std::uintptr_t>(p.first.data()) ^ (p.first.size() << 48);
+    const auto b = reinterpret_cast<std::uintptr_t>(p.second.data()) ^ (p.second.size() << 48);
+    return static_cast<std::size_t>(common::mix64(a ^ common::mix64(b)));
+  }
+};
+
+struct InternedPairEqual {
+  bool operator()(const std::pair<std::string_view, std::string_view>& x,
+                  const std::pair<std::string_view, std::string_view>& y) const noexcept {
+    return x.first.data() == y.first.data() && x.first.size() == y.first.size() &&
+           x.second.data() == y.second.data() && x.second.size() == y.second.size();
   }
 };
 
@@ -390,7 +401,8 @@ class Decoder {
     std::vector<std::uint64_t> ids;
     ids.reserve(functions_.size());
     function_canon_.reserve(functions_.size());
-    std::unordered_map<LabelView, std::uint32_t, StringPairHash> canon_of;  // (name, file) -> canon
+    // (name, file), interned -> canon
+    std::unordered_map<LabelView, std::uint32_t, InternedPairHash, InternedPairEqual> canon_of;
     canon_of.reserve(functions_.size());
     canon_.push_back({kUnknownFunction, {}});  // canon 0: no function
     for (const View& view : functions_) {
@@ -411,9 +423,11 @@ class Decoder {
         if (auto e = string_at(name_index, name, who, "name")) return e;
         if (auto e = string_at(file_index, file, who, "filename")) return e;
       }
-      name = strings_[static_cast<std::size_t>(name_index)];
-      file = strings_[static_cast<std::size_t>(file_index)];
-      // Equal (name, file) pairs are one function for grouping, even if a writer repeated them.
+      // Copied into the profile's pool now: the frames will view them once the proto is freed.
+      name = names_->intern(strings_[static_cast<std::size_t>(name_index)]);
+      file = names_->intern(strings_[static_cast<std::size_t>(file_index)]);
+      // Equal (name, file) pairs are one function for grouping, even if a writer repeated them (short of
+      // names crafted to collide in the pool's hash, which then only split groups, see StringPool).
       const auto [it, added] =
           canon_of.emplace(LabelView{name, file}, static_cast<std::uint32_t>(canon_.size()));
       if (added) {
@@ -797,14 +811,6 @@ class Decoder {
   // ---- output ----
 
   void materialise(Profile& profile) const {
-    // canon_ is already one entry per distinct (name, file): copy each into the pool once, so that
-    // frames are views and the inflated proto can be freed.
-    auto strings = std::make_shared<StringPool>();
-    std::vector<LabelView> interned;
-    interned.reserve(canon_.size());
-    for (const auto& [name, file] : canon_) {
-      interned.emplace_back(strings->intern(name), strings->intern(file));
-    }
     profile.groups.reserve(groups_.size());
     for (const Group& g : groups_) {
       StackGroup& out = profile.groups.emplace_back();
@@ -812,7 +818,7 @@ class Decoder {
       out.frames.reserve(g.frames_size);
       for (std::uint32_t i = 0; i < g.frames_size; ++i) {
         const FrameKey key = group_frames_[g.frames_begin + i];
-        const auto& [name, file] = interned[key_function(key)];
+        const auto& [name, file] = canon_[key_function(key)];
         out.frames.push_back(Frame{name, file, key_line(key)});
       }
       out.labels.reserve(g.labels_size);
@@ -821,7 +827,7 @@ class Decoder {
         out.labels.emplace_back(std::string{key}, std::string{value});
       }
     }
-    profile.strings = std::move(strings);
+    profile.strings = names_;
   }
 
   static void add_reason(std::string& reasons, std::string_view reason) {
@@ -843,7 +849,8 @@ class Decoder {
   std::vector<View> functions_;
   std::vector<std::string_view> strings_;
 
-  // Functions: canonical (name, file) pairs, canon 0 = no function.
+  // Functions: canonical (name, file) pairs, canon 0 = no function; names and files viewing names_.
+  std::shared_ptr<StringPool> names_ = std::make_shared<StringPool>();
   std::vector<LabelView> canon_;
   std::vector<std::uint32_t> function_canon_;  // function index -> canon
   IdIndex functions_index_;
