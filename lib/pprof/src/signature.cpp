@@ -39,6 +39,10 @@ bool escaped_dot_at(std::string_view s, std::size_t i) noexcept {
 // Type-argument lists replaced by `replacement`, "%2e" decoded when `decode` is set. An unclosed '[' is
 // kept as text.
 std::string rewrite_function(std::string_view function, std::string_view replacement, bool decode) {
+  // Most names have neither: one scan, one copy.
+  if (function.find('[') == std::string_view::npos && function.find('%') == std::string_view::npos) {
+    return std::string{function};
+  }
   // close[i]: the index of the ']' closing the '[' at i, or npos; found with one stack, in one pass.
   std::vector<std::size_t> close;
   if (function.find('[') != std::string_view::npos) {
