@@ -326,14 +326,8 @@ class Decoder {
 
   std::optional<Error> scan(std::string_view proto) {
     wire::Reader r(proto);
-    while (!r.done()) {
-      const std::size_t tag_offset = r.offset();
-      std::uint32_t field = 0;
-      WireType type{};
-      if (!r.read_tag(field, type)) {
-        return wire_error(r);
-      }
-      std::vector<View>* records = nullptr;
+    auto on_field = [&](std::uint32_t field, WireType type, std::size_t tag_offset) -> std::optional<Error> {
+      std::vector<View>* records = nullptr;  // none: the string table
       switch (field) {
         case kProfileSampleType:
           records = &sample_types_;
@@ -350,10 +344,7 @@ class Decoder {
         case kProfileStringTable:
           break;
         default:
-          if (!r.skip(type)) {
-            return wire_error(r);
-          }
-          continue;
+          return skip_field(r, type);
       }
       View view;
       if (auto e = bytes_field(r, type, "Profile", field, tag_offset, view)) return e;
@@ -362,7 +353,9 @@ class Decoder {
       } else {
         strings_.push_back(view.bytes);  // raw bytes: Go does not promise UTF-8 in labels
       }
-    }
+      return std::nullopt;
+    };
+    if (auto e = for_each_field(r, on_field)) return e;
     if (!strings_.empty() && !strings_.front().empty()) {
       return Error{"profile.proto: string_table[0] must be the empty string"};
     }
