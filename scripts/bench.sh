@@ -119,7 +119,7 @@ for b in bench["benchmarks"]:
     if b.get("aggregate_name") != "median":
         continue
     variant, name = b["run_name"].split("/", 1)
-    fmt = variant.rsplit("_", 1)[1] if variant.startswith(("parse_", "classify_", "memchr_lines_")) else "debug0"
+    fmt = variant.rsplit("_", 1)[1] if variant.startswith(("parse_", "classify_", "memchr_lines_", "profile_copy_")) else "debug0"
     file = name + (".debug0.pb.gz" if fmt == "debug0" else "." + fmt + ".txt")
     tool = variant.rsplit("_", 1)[0] if variant != "gunzip" else "gunzip"
     rows[(file, tool)] = (b["cpu_time"] * scale[b["time_unit"]], None, "cpu, in-process")
@@ -147,7 +147,7 @@ for file in sorted(dumps, key=lambda f: (f.split(".")[0], f.split(".")[1])):
     for (f, tool) in sorted((k for k in rows if k[0] == file), key=lambda k: tool_key(k[1])):
         secs, rss, note = rows[(f, tool)]
         label = {"parse": f"parse_{fmt}", "classify": "parse+classify+merge", "gunzip": "gunzip (floor)",
-                 "memchr_lines": "memchr lines (floor)"}.get(tool, tool)
+                 "memchr_lines": "memchr lines (floor)", "profile_copy": "copy of the model (floor)"}.get(tool, tool)
         if tool.startswith("panicparse") and "exit" in note and d["truncated"] == "1":
             note += " (rejects the cut last line)"
         rss_s = f"{rss / 1024:.1f}" if rss is not None else "-"
