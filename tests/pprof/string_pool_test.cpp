@@ -5,7 +5,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,7 +54,17 @@ TEST_CASE("Profile: frames outlive the body and stay valid in copies", "[pprof][
       "\n");
   auto parsed = leakwatch::pprof::parse_debug1(*body);
   REQUIRE(parsed.has_value());
-  body.reset();  // frames must not view the body (ASan checks this build)
+  // Frames must not view the body: checked by address here, and by ASan after the body is freed.
+  const auto in_body = [begin = body->data(), end = body->data() + body->size()](std::string_view s) {
+    return std::less_equal<const char*>{}(begin, s.data()) && std::less<const char*>{}(s.data(), end);
+  };
+  for (const auto& g : parsed->groups) {
+    for (const auto& f : g.frames) {
+      CHECK_FALSE(in_body(f.function));
+      CHECK_FALSE(in_body(f.file));
+    }
+  }
+  body.reset();
   std::optional<Profile> original{std::move(*parsed)};
   const Profile copy = *original;
   original.reset();

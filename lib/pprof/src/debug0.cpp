@@ -144,20 +144,17 @@ class IdIndex {
 };
 
 // Function names and files are interned (StringPool) before functions are compared, so equal pairs
-// are equal views: hashed and compared by address, without reading the names again.
+// are equal views (hash_view_pair, same_view).
 struct InternedPairHash {
   std::size_t operator()(const std::pair<std::string_view, std::string_view>& p) const noexcept {
-    const auto a = reinterpret_cast<std::uintptr_t>(p.first.data()) ^ (p.first.size() << 48);
-    const auto b = reinterpret_cast<std::uintptr_t>(p.second.data()) ^ (p.second.size() << 48);
-    return static_cast<std::size_t>(common::mix64(a ^ common::mix64(b)));
+    return static_cast<std::size_t>(hash_view_pair(p.first, p.second));
   }
 };
 
 struct InternedPairEqual {
   bool operator()(const std::pair<std::string_view, std::string_view>& x,
                   const std::pair<std::string_view, std::string_view>& y) const noexcept {
-    return x.first.data() == y.first.data() && x.first.size() == y.first.size() &&
-           x.second.data() == y.second.data() && x.second.size() == y.second.size();
+    return same_view(x.first, y.first) && same_view(x.second, y.second);
   }
 };
 

@@ -8,9 +8,9 @@
 //     LF }
 //
 // One pass over string_views into the body: the only copies are the distinct names the Profile keeps
-// (interned in its StringPool). The
-// input is untrusted (any HTTP endpoint can answer), so every line is bounded before it is scanned,
-// numbers are range-checked before they can overflow, and failures are Errors naming the line.
+// (interned in its StringPool). The input is untrusted (any HTTP endpoint can answer), so every line is
+// bounded before it is scanned, numbers are range-checked before they can overflow, and failures are
+// Errors naming the line.
 //
 // Decisions (the header documents the contract, these are the whys):
 // - Frames without a symbol ("#\t0xPC") are kept as Frame{kUnknownFunction, "", 0}: dropping them

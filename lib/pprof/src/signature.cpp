@@ -226,10 +226,8 @@ struct FrameFacts {
   std::uint64_t hash = 0;  // FNV-1a of "FUNCTION|FILE|", normalized: the frame's part of signatures
 };
 
-// Keyed by identity: frames of one profile view its StringPool, where equal strings are one string, so
-// a frame's (function, file) is told by the two views' addresses and sizes, hashed without reading a
-// byte. (Frames from elsewhere, e.g. tests' string literals, still key correctly: equal views are equal
-// strings; equal strings at two addresses only cost a second, identical, FrameFacts.)
+// Keyed by identity (hash_view_pair, same_view in string_pool.hpp): frames of one profile view its
+// StringPool. Equal strings at two addresses (tests' literals) only cost a second, identical, FrameFacts.
 class FrameFactsCache {
  public:
   FrameFactsCache(const std::vector<std::string>& plumbing, const ClassifyOptions& options)
@@ -238,13 +236,12 @@ class FrameFactsCache {
   // The facts of `frame`; the reference stays valid until the cache is destroyed (a deque never moves
   // its elements), and the key views point into the profile's strings, which outlive classify().
   const FrameFacts& facts(const Frame& frame) {
-    const std::uint64_t h = key_hash(frame.function, frame.file);
+    const std::uint64_t h = hash_view_pair(frame.function, frame.file);
     std::size_t mask = slots_.size() - 1;
     std::size_t i = h & mask;
     for (std::size_t probes = 0; slots_[i].facts != nullptr; i = (i + 1) & mask) {
       const Slot& s = slots_[i];
-      if (s.function.data() == frame.function.data() && s.function.size() == frame.function.size() &&
-          s.file.data() == frame.file.data() && s.file.size() == frame.file.size()) {
+      if (same_view(s.function, frame.function) && same_view(s.file, frame.file)) {
         return *s.facts;
       }
       if (++probes == kMaxProbes) {
@@ -270,12 +267,6 @@ class FrameFactsCache {
     std::uint64_t hash = 0;
     const FrameFacts* facts = nullptr;  // nullptr: empty
   };
-
-  static std::uint64_t key_hash(std::string_view function, std::string_view file) noexcept {
-    const auto a = reinterpret_cast<std::uintptr_t>(function.data()) ^ (function.size() << 48);
-    const auto b = reinterpret_cast<std::uintptr_t>(file.data()) ^ (file.size() << 48);
-    return common::mix64(a ^ common::mix64(b));
-  }
 
   FrameFacts& make(const Frame& frame) {
     FrameFacts& f = facts_.emplace_back();

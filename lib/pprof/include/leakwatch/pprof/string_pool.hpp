@@ -3,6 +3,8 @@
 // every Frame views them: a profile of 2,000 stacks of 24 frames names perhaps a few dozen functions,
 // and copying those names per frame (two heap allocations each) used to cost more than reading the text.
 
+#include "leakwatch/common/hash.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -44,5 +46,18 @@ class StringPool {
   char* next_ = nullptr;         // free space in the last block
   std::size_t left_ = 0;
 };
+
+// Views of one pool's strings are equal exactly when they are the same view (same data() and size()),
+// so tables keyed by interned (function, file) pairs hash and compare them by address, without reading
+// a byte. Views from elsewhere (string literals) still key correctly: equal views are equal strings.
+inline bool same_view(std::string_view a, std::string_view b) noexcept {
+  return a.data() == b.data() && a.size() == b.size();
+}
+
+inline std::uint64_t hash_view_pair(std::string_view a, std::string_view b) noexcept {
+  const auto x = reinterpret_cast<std::uintptr_t>(a.data()) ^ (std::uint64_t{a.size()} << 48);
+  const auto y = reinterpret_cast<std::uintptr_t>(b.data()) ^ (std::uint64_t{b.size()} << 48);
+  return common::mix64(x ^ common::mix64(y));
+}
 
 }  // namespace leakwatch::pprof
