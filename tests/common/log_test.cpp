@@ -17,7 +17,11 @@ TEST_CASE("JSON fields are escaped", "[common]") {
   setup_logging(spdlog::level::info, LogFormat::json);
   CHECK(render_fields("poll failed", {{"job", "api"}, {"err", "bad \"x\"\t\x01"}}) ==
         R"("msg":"poll failed","job":"api","err":"bad \"x\"\t\u0001")");
+  // A function name from a target with a byte that is not UTF-8: the line stays valid UTF-8 (and JSON).
+  CHECK(render_fields("leak alert", {{"function", "main.leak\xffy"}}) ==
+        "\"msg\":\"leak alert\",\"function\":\"main.leak\xef\xbf\xbdy\"");
   setup_logging(spdlog::level::info, LogFormat::logfmt);
+  CHECK(render_fields("x", {{"function", "main.leak\xffy"}}) == "msg=\"x\" function=\"main.leak\xef\xbf\xbdy\"");
 }
 
 TEST_CASE("log levels and formats parse from flag values", "[common]") {

@@ -1,4 +1,5 @@
 #include "checks.hpp"
+#include "leakwatch/config/config.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -102,19 +103,6 @@ TEST_CASE("check_profile_path", "[config]") {
   CHECK(problem(check_profile_path("/x#y")) == "profile_path \"/x#y\" must not contain '#'");
   CHECK(problem(check_profile_path("/a b")) ==
         "profile_path \"/a b\" must not contain spaces or control characters");
-}
-
-TEST_CASE("is_valid_utf8", "[config]") {
-  CHECK(is_valid_utf8(""));
-  CHECK(is_valid_utf8("plain"));
-  CHECK(is_valid_utf8("\xc3\xa9"));          // é
-  CHECK(is_valid_utf8("\xe2\x82\xac"));      // €
-  CHECK(is_valid_utf8("\xf0\x9f\x98\x80"));  // U+1F600
-  CHECK_FALSE(is_valid_utf8("\xff"));
-  CHECK_FALSE(is_valid_utf8("\xc3"));              // truncated
-  CHECK_FALSE(is_valid_utf8("\xc0\xaf"));          // overlong '/'
-  CHECK_FALSE(is_valid_utf8("\xed\xa0\x80"));      // surrogate U+D800
-  CHECK_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));  // past U+10FFFF
 }
 
 TEST_CASE("quote escapes control bytes and shortens long values", "[config]") {

@@ -1,38 +1,11 @@
 #include "escape.hpp"
 
+#include "leakwatch/common/utf8.hpp"
+
 #include <cstdint>
 
 namespace leakwatch::analyze::detail {
 namespace {
-
-// The length of the well-formed UTF-8 sequence at s[i] (1..4) and its code point, or 0 when the bytes
-// there are not one (overlong forms, surrogates and values above U+10FFFF included).
-std::size_t utf8_sequence(std::string_view s, std::size_t i, char32_t& cp) noexcept {
-  const auto b0 = static_cast<unsigned char>(s[i]);
-  if (b0 < 0x80) {
-    cp = b0;
-    return 1;
-  }
-  std::size_t len = 0;
-  char32_t min = 0;
-  if ((b0 & 0xe0) == 0xc0) {
-    len = 2, cp = b0 & 0x1f, min = 0x80;
-  } else if ((b0 & 0xf0) == 0xe0) {
-    len = 3, cp = b0 & 0x0f, min = 0x800;
-  } else if ((b0 & 0xf8) == 0xf0) {
-    len = 4, cp = b0 & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + len > s.size()) return 0;
-  for (std::size_t k = 1; k < len; ++k) {
-    const auto b = static_cast<unsigned char>(s[i + k]);
-    if ((b & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (b & 0x3f);
-  }
-  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-  return len;
-}
 
 void append_hex(std::string& out, std::string_view prefix, unsigned value, int digits) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -47,7 +20,7 @@ std::string for_terminal(std::string_view text) {
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size();) {
     char32_t cp = 0;
-    const std::size_t len = utf8_sequence(text, i, cp);
+    const std::size_t len = common::utf8_sequence(text, i, cp);
     if (len == 0) {
       append_hex(out, "\\x", static_cast<unsigned char>(text[i]), 2);
       ++i;
@@ -69,23 +42,6 @@ std::string for_terminal(std::string_view text) {
       out.append(text.substr(i, len));
     }
     i += len;
-  }
-  return out;
-}
-
-std::string valid_utf8(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size();) {
-    char32_t cp = 0;
-    const std::size_t len = utf8_sequence(text, i, cp);
-    if (len == 0) {
-      out += "\xef\xbf\xbd";  // U+FFFD
-      ++i;
-    } else {
-      out.append(text.substr(i, len));
-      i += len;
-    }
   }
   return out;
 }

@@ -12,9 +12,6 @@ namespace leakwatch::analyze::detail {
 // escapes: \n \t \r \\ as such, other bytes \xNN, C1 code points \u0080..\u009f.
 std::string for_terminal(std::string_view text);
 
-// Valid UTF-8 kept, each byte of an invalid sequence replaced by U+FFFD.
-std::string valid_utf8(std::string_view text);
-
 // Columns `text` takes on a terminal, counted as code points (good enough for names and paths).
 std::size_t display_width(std::string_view text) noexcept;
 

@@ -1,6 +1,7 @@
 // The JSON form of a Report, with Boost.JSON. Field names are the contract of `analyze --json`.
 
 #include "escape.hpp"
+#include "leakwatch/common/utf8.hpp"
 #include "leakwatch/analyze/report.hpp"
 #include "leakwatch/pprof/signature.hpp"
 
@@ -16,7 +17,7 @@ namespace {
 
 namespace json = boost::json;
 
-json::string text(std::string_view s) { return json::string(detail::valid_utf8(s)); }
+json::string text(std::string_view s) { return json::string(common::valid_utf8(s)); }
 
 json::object frame_json(const pprof::Frame& f) {
   json::object o;
@@ -46,7 +47,7 @@ json::object group_json(const pprof::StackGroup& g, bool has_waits) {
     o["creator"] = nullptr;
   }
   json::object states;
-  for (const auto& s : g.states) states[detail::valid_utf8(s.state)] = s.count;
+  for (const auto& s : g.states) states[common::valid_utf8(s.state)] = s.count;
   o["states"] = std::move(states);
   if (has_waits) {
     o["max_wait_minutes"] = g.wait_minutes.max_minutes;
@@ -55,7 +56,7 @@ json::object group_json(const pprof::StackGroup& g, bool has_waits) {
   }
   json::object labels;
   // Two raw keys can become one after U+FFFD replacement; the first value wins.
-  for (const auto& [k, v] : g.labels) labels.emplace(detail::valid_utf8(k), text(v));
+  for (const auto& [k, v] : g.labels) labels.emplace(common::valid_utf8(k), text(v));
   o["labels"] = std::move(labels);
   return o;
 }
@@ -66,7 +67,7 @@ std::string render_json(const Report& report) {
   const auto& p = report.profile;
   json::object root;
   root["total"] = p.total;
-  root["format"] = format_name(report.format);
+  root["format"] = pprof::format_name(report.format);
   root["kind"] = pprof::profile_kind_name(p.kind);
   root["truncated"] = p.truncated();
   root["truncation_reason"] = text(p.truncation_reason);

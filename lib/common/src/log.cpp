@@ -1,5 +1,7 @@
 #include "leakwatch/common/log.hpp"
 
+#include "leakwatch/common/utf8.hpp"
+
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
@@ -51,9 +53,16 @@ bool logfmt_bare(std::string_view v) {
   return true;
 }
 
-// Escapes for both logfmt quoted values and JSON strings (the same rules cover both).
-void append_quoted(std::string& out, std::string_view v) {
+// Escapes for both logfmt quoted values and JSON strings (the same rules cover both). Text from a target
+// may hold bytes that are not UTF-8: they become U+FFFD, so every line is valid UTF-8 and valid JSON.
+void append_quoted(std::string& out, std::string_view raw) {
   static constexpr char kHex[] = "0123456789abcdef";
+  std::string cleaned;
+  std::string_view v = raw;
+  if (!is_valid_utf8(raw)) {
+    cleaned = valid_utf8(raw);
+    v = cleaned;
+  }
   out += '"';
   for (unsigned char c : v) {
     switch (c) {
@@ -122,7 +131,6 @@ std::string render_fields(std::string_view msg, std::initializer_list<Field> fie
       out += ':';
       append_quoted(out, v);
     }
-    // Invalid UTF-8 from a target could still reach a value; JSON consumers replace it, they do not break.
   } else {
     out += "msg=";
     append_quoted(out, msg);

@@ -1,5 +1,9 @@
 #include "checks.hpp"
 
+#include "leakwatch/config/config.hpp"
+
+#include "leakwatch/common/utf8.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cstdio>
@@ -33,48 +37,13 @@ common::Error problem(std::string message) { return common::Error{std::move(mess
 
 }  // namespace
 
-bool is_valid_utf8(std::string_view text) {
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    std::size_t len = 0;
-    std::uint32_t cp = 0;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xe0) == 0xc0) {
-      len = 2;
-      cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      len = 3;
-      cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + len > text.size()) return false;
-    for (std::size_t k = 1; k < len; ++k) {
-      const auto cc = static_cast<unsigned char>(text[i + k]);
-      if ((cc & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    // Overlong forms, surrogates and values past U+10FFFF are invalid in UTF-8 (RFC 3629).
-    constexpr std::array<std::uint32_t, 5> kMinForLen{0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMinForLen[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-    i += len;
-  }
-  return true;
-}
-
 std::string quote(std::string_view text) {
   std::size_t keep = std::min(text.size(), kMaxQuoted);
   // Cut at a character boundary, not inside a multi-byte UTF-8 sequence.
   while (keep < text.size() && keep > 0 && (static_cast<unsigned char>(text[keep]) & 0xc0) == 0x80) --keep;
   const std::string_view shown = text.substr(0, keep);
   // Bytes that are not UTF-8 are escaped too, so a message is always valid UTF-8 (log lines may be JSON).
-  const bool utf8 = is_valid_utf8(shown);
+  const bool utf8 = common::is_valid_utf8(shown);
   std::string out = "\"";
   for (char c : shown) {
     const auto u = static_cast<unsigned char>(c);
@@ -180,7 +149,7 @@ common::Result<void> check_label_name(std::string_view name) {
 
 common::Result<void> check_job_name(std::string_view name) {
   if (name.empty()) return problem("job_name must not be empty");
-  if (!is_valid_utf8(name)) return problem("job_name " + quote(name) + " is not valid UTF-8");
+  if (!common::is_valid_utf8(name)) return problem("job_name " + quote(name) + " is not valid UTF-8");
   if (std::any_of(name.begin(), name.end(), [](char c) { return is_control(static_cast<unsigned char>(c)); })) {
     return problem("job_name " + quote(name) + " must not contain control characters");
   }
@@ -202,7 +171,7 @@ common::Result<void> check_profile_path(std::string_view path) {
 
 common::Result<void> check_sd_file_pattern(std::string_view path) {
   const std::string q = quote(path);
-  if (!is_valid_utf8(path) ||
+  if (!common::is_valid_utf8(path) ||
       std::any_of(path.begin(), path.end(), [](char c) { return is_control(static_cast<unsigned char>(c)); })) {
     return problem(q + " must be valid UTF-8 without control characters");
   }

@@ -27,9 +27,6 @@ common::Result<void> check_label_name(std::string_view name);
 // Non-empty, valid UTF-8, no control characters: it becomes the `service` label value.
 common::Result<void> check_job_name(std::string_view name);
 
-// An absolute path with no query or fragment: the query is owned by `format` (?debug=N).
-common::Result<void> check_profile_path(std::string_view path);
-
 // A file_sd path: globs only in the last element, ending in .json, .yml or .yaml (as Prometheus requires).
 common::Result<void> check_sd_file_pattern(std::string_view path);
 
@@ -38,8 +35,6 @@ common::Result<void> check_api_server(std::string_view url);
 
 // A Kubernetes namespace name (an RFC 1123 label).
 common::Result<void> check_namespace(std::string_view name);
-
-bool is_valid_utf8(std::string_view text);
 
 // `text` in double quotes for a message, with control bytes escaped and long values shortened, so a
 // hostile or binary config cannot inject lines into the log.

@@ -1,6 +1,8 @@
 #include "leakwatch/config/load.hpp"
 
 #include "checks.hpp"
+#include "leakwatch/common/file.hpp"
+#include "leakwatch/common/utf8.hpp"
 #include "leakwatch/common/duration.hpp"
 #include "leakwatch/common/size.hpp"
 
@@ -26,6 +28,21 @@
 
 namespace leakwatch::config {
 namespace {
+
+// A config file with 100,000 static targets is a few MiB; anything far larger is a mistake (or /dev/zero).
+constexpr std::uint64_t kMaxConfigBytes = 64ull << 20;
+
+// pprof's tables of formats and profile kinds as (name, value) pairs for enum_field.
+constexpr auto kFormatNames = [] {
+  std::array<std::pair<std::string_view, pprof::Format>, pprof::kFormats.size()> out{};
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = {pprof::kFormats[i].name, pprof::kFormats[i].format};
+  return out;
+}();
+constexpr auto kProfileNames = [] {
+  std::array<std::pair<std::string_view, pprof::ProfileKind>, pprof::kProfileKinds.size()> out{};
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = {pprof::kProfileKinds[i].name, pprof::kProfileKinds[i].kind};
+  return out;
+}();
 
 constexpr std::array<std::string_view, 2> kTopKeys{"global", "scrape_configs"};
 constexpr std::array<std::string_view, 6> kGlobalKeys{"scrape_interval",      "scrape_timeout",
@@ -541,10 +558,8 @@ class Decoder {
             {{"http", Scheme::http}, {"https", Scheme::https}}};
         if (const Read<Scheme> r = enum_field(e, kSchemes, prefix); r.value) job.scheme = *r.value;
       } else if (e.name == "profile") {
-        static constexpr std::array<std::pair<std::string_view, pprof::ProfileKind>, 2> kProfiles{
-            {{"goroutine", pprof::ProfileKind::goroutine}, {"goroutineleak", pprof::ProfileKind::goroutineleak}}};
         profile_entry = &e;
-        if (const Read<pprof::ProfileKind> r = enum_field(e, kProfiles, prefix); r.value) job.profile = *r.value;
+        if (const Read<pprof::ProfileKind> r = enum_field(e, kProfileNames, prefix); r.value) job.profile = *r.value;
       } else if (e.name == "profile_path") {
         profile_path_set = true;
         const Read<std::string> r = string_field(e, prefix);
@@ -556,10 +571,8 @@ class Decoder {
           }
         }
       } else if (e.name == "format") {
-        static constexpr std::array<std::pair<std::string_view, pprof::Format>, 3> kFormats{
-            {{"debug0", pprof::Format::debug0}, {"debug1", pprof::Format::debug1}, {"debug2", pprof::Format::debug2}}};
         format_entry = &e;
-        if (const Read<pprof::Format> r = enum_field(e, kFormats, prefix); r.value) job.format = *r.value;
+        if (const Read<pprof::Format> r = enum_field(e, kFormatNames, prefix); r.value) job.format = *r.value;
       } else if (e.name == "scrape_interval") {
         interval_entry = &e;
       } else if (e.name == "scrape_timeout") {
@@ -863,7 +876,7 @@ class Decoder {
       const Read<std::string> v = string_field(l, prefix + "label ");
       if (v.bad) continue;
       const std::string value = v.value.value_or("");
-      if (!is_valid_utf8(value)) {
+      if (!common::is_valid_utf8(value)) {
         error(value_position(l), prefix + "label " + l.name + ": value is not valid UTF-8");
         continue;
       }
@@ -968,22 +981,9 @@ TargetFileResult load_target_groups(std::string_view text, const std::string& fi
 }
 
 LoadResult load_file(const std::string& path) {
-  const auto fail = [&](int err) {
-    return std::vector<Diagnostic>{
-        {path, 0, 0, "cannot read config file: " + std::error_code(err, std::generic_category()).message()}};
-  };
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!f) return fail(errno);
-  std::string bytes;
-  std::array<char, 64 * 1024> buf{};
-  while (true) {
-    const std::size_t n = std::fread(buf.data(), 1, buf.size(), f.get());
-    bytes.append(buf.data(), n);
-    if (n < buf.size()) break;
-  }
-  // fopen succeeds on a directory; the read is what fails (EISDIR).
-  if (std::ferror(f.get())) return fail(errno);
-  LoadResult result = load_string(bytes, path);
+  auto bytes = common::read_file(path, kMaxConfigBytes);
+  if (!bytes) return std::vector<Diagnostic>{{path, 0, 0, "cannot read config file: " + bytes.error().message}};
+  LoadResult result = load_string(*bytes, path);
   if (auto* ok = std::get_if<Loaded>(&result)) ok->config = resolve_relative_paths(std::move(ok->config), path);
   return result;
 }

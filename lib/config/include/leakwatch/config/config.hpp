@@ -3,6 +3,7 @@
 // shared_ptr<const Config>; a reload builds a new one and swaps it in only if it validated.
 
 #include "leakwatch/common/duration.hpp"
+#include "leakwatch/common/error.hpp"
 #include "leakwatch/detect/options.hpp"
 #include "leakwatch/pprof/parser.hpp"
 #include "leakwatch/pprof/profile.hpp"
@@ -78,8 +79,14 @@ struct GlobalConfig {
 };
 
 // Where net/http/pprof serves each profile kind; profile_path overrides it.
-inline constexpr std::string_view kGoroutinePath = "/debug/pprof/goroutine";
-inline constexpr std::string_view kGoroutineLeakPath = "/debug/pprof/goroutineleak";
+inline constexpr std::string_view kGoroutinePath = pprof::profile_kind_info(pprof::ProfileKind::goroutine).default_path;
+inline constexpr std::string_view kGoroutineLeakPath =
+    pprof::profile_kind_info(pprof::ProfileKind::goroutineleak).default_path;
+
+// The rules of a profile_path, wherever one comes from (a job, a target file, a Kubernetes annotation): an
+// absolute path with no query or fragment (the job's format: owns ?debug=N) and no spaces or control
+// characters.
+common::Result<void> check_profile_path(std::string_view path);
 
 struct ScrapeConfig {
   std::string job_name;

@@ -1,0 +1,53 @@
+#pragma once
+// The poll loop's other seam (as Prometheus' `scraper`): what fetches one profile. The daemon's fetcher is an
+// HTTP client (lib/http); tests plug in fakes that answer from a script, so a loop runs without sockets.
+
+#include "leakwatch/common/clock.hpp"
+
+#include <array>
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace leakwatch::common {
+
+// The fixed set of poll results; each is a value of the `result` label of leakwatch_scrapes_total.
+enum class Outcome { success, timeout, connect_error, http_error, parse_error, too_large };
+
+inline constexpr std::array<Outcome, 6> kAllOutcomes{Outcome::success,       Outcome::timeout,
+                                                     Outcome::connect_error, Outcome::http_error,
+                                                     Outcome::parse_error,   Outcome::too_large};
+
+constexpr std::string_view outcome_name(Outcome o) noexcept {
+  switch (o) {
+    case Outcome::success: return "success";
+    case Outcome::timeout: return "timeout";
+    case Outcome::connect_error: return "connect_error";
+    case Outcome::http_error: return "http_error";
+    case Outcome::parse_error: return "parse_error";
+    case Outcome::too_large: return "too_large";
+  }
+  return "unknown";
+}
+
+struct FetchResult {
+  Outcome outcome = Outcome::connect_error;
+  unsigned status = 0;  // HTTP status when a response head was read
+  std::string body;     // the decoded (inflated) body on success; the start of it on an HTTP error
+  std::string error;    // short reason unless success; never contains secrets
+  bool reused_connection = false;
+};
+
+class Fetcher {
+ public:
+  virtual ~Fetcher() = default;
+  // One fetch, bounded by `deadline`. `done` is called exactly once, from the fetcher's io_context and never
+  // from inside this call, also when cancel() ended the fetch (the result then says so). Never throws for
+  // network or protocol trouble: that is reported in the result. One fetch at a time.
+  virtual void fetch(SteadyTime deadline, std::function<void(FetchResult)> done) = 0;
+  // Aborts the fetch in progress, if any. Safe to call at any time from the fetcher's strand.
+  virtual void cancel() noexcept = 0;
+};
+
+}  // namespace leakwatch::common
