@@ -115,13 +115,13 @@ TEST_CASE("endpoint_from_url: default path, debug parameter, ports, IPv6", "[ana
     INFO(c.url);
     const auto e = endpoint_from_url(c.url, c.format);
     REQUIRE(e.has_value());
-    CHECK(e->host == c.host);
-    CHECK(e->port == c.port);
-    CHECK(e->host_header == c.host_header);
+    CHECK(e->endpoint.host == c.host);
+    CHECK(e->endpoint.port == c.port);
+    CHECK(e->endpoint.host_header == c.host_header);
     CHECK(e->path == c.path);
-    CHECK(e->https == c.https);
-    CHECK(e->tls_verify);
-    CHECK(e->server_name == c.host);
+    CHECK(e->endpoint.https == c.https);
+    CHECK(e->endpoint.tls_verify);
+    CHECK(e->endpoint.server_name == c.host);
   }
 }
 
@@ -157,7 +157,7 @@ TEST_CASE("read_source: file, stdin, limits, errors", "[analyze]") {
   const auto too_big = read_source(testdata_path("patterns.debug1.txt"), std::nullopt, none,
                                    std::chrono::seconds(1), 100);
   REQUIRE_FALSE(too_big.has_value());
-  CHECK_THAT(too_big.error().message, Catch::Contains("exceeds the limit of 100 bytes"));
+  CHECK_THAT(too_big.error().message, Catch::Contains("larger than 100 bytes"));
 
   std::istringstream big(std::string(300, 'x'));
   CHECK_FALSE(read_source("-", std::nullopt, big, std::chrono::seconds(1), 299).has_value());
@@ -168,7 +168,7 @@ TEST_CASE("read_source: file, stdin, limits, errors", "[analyze]") {
 
   const auto directory = read_source(LEAKWATCH_TESTDATA_DIR, std::nullopt, none, std::chrono::seconds(1), 1 << 20);
   REQUIRE_FALSE(directory.has_value());
-  CHECK_THAT(directory.error().message, Catch::Contains("is a directory"));
+  CHECK_THAT(directory.error().message, Catch::Contains("Is a directory"));
 }
 
 // ----------------------------------------------------------------------------------------------- report

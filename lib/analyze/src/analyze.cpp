@@ -11,16 +11,10 @@ namespace leakwatch::analyze {
 bool parse_format_option(std::string_view name, std::optional<pprof::Format>& format) {
   if (name == "auto") {
     format.reset();
-  } else if (name == "debug0") {
-    format = pprof::Format::debug0;
-  } else if (name == "debug1") {
-    format = pprof::Format::debug1;
-  } else if (name == "debug2") {
-    format = pprof::Format::debug2;
-  } else {
-    return false;
+    return true;
   }
-  return true;
+  format = pprof::parse_format_name(name);
+  return format.has_value();
 }
 
 int run(const Options& options, std::istream& in, std::ostream& out, std::ostream& err) {

@@ -7,15 +7,6 @@
 
 namespace leakwatch::analyze {
 
-std::string_view format_name(pprof::Format format) noexcept {
-  switch (format) {
-    case pprof::Format::debug0: return "debug0";
-    case pprof::Format::debug1: return "debug1";
-    case pprof::Format::debug2: return "debug2";
-  }
-  return "unknown";
-}
-
 common::Result<Report> make_report(std::string_view bytes, std::optional<pprof::Format> format,
                                    const pprof::Limits& limits) {
   if (!format) {
@@ -27,7 +18,7 @@ common::Result<Report> make_report(std::string_view bytes, std::optional<pprof::
     }
   }
   auto parsed = pprof::parse(bytes, *format, limits);
-  if (!parsed) return common::Error{std::string(format_name(*format)) + ": " + parsed.error().message};
+  if (!parsed) return common::Error{std::string(pprof::format_name(*format)) + ": " + parsed.error().message};
   Report report;
   report.format = *format;
   pprof::classify(*parsed);

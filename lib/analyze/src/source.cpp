@@ -2,12 +2,11 @@
 
 #include "leakwatch/analyze/source.hpp"
 
-#include "leakwatch/scrape/http_fetcher.hpp"
+#include "leakwatch/common/file.hpp"
+#include "leakwatch/http/resolver.hpp"
+#include "leakwatch/http/tls.hpp"
 
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ssl/context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 
@@ -28,7 +27,7 @@ namespace {
 namespace asio = boost::asio;
 using common::Error;
 
-constexpr std::string_view kDefaultPath = "/debug/pprof/goroutine";
+constexpr std::string_view kDefaultPath = pprof::profile_kind_info(pprof::ProfileKind::goroutine).default_path;
 
 // Result<std::string> cannot be built from a plain string: Error is constructible from one too.
 common::Result<std::string> bytes_result(std::string bytes) {
@@ -45,15 +44,6 @@ bool iequals_prefix(std::string_view s, std::string_view prefix) noexcept {
   return true;
 }
 
-int debug_level(pprof::Format f) noexcept {
-  switch (f) {
-    case pprof::Format::debug0: return 0;
-    case pprof::Format::debug1: return 1;
-    case pprof::Format::debug2: return 2;
-  }
-  return 1;
-}
-
 // Reads all of `in`, failing past `max_bytes`.
 common::Result<std::string> read_stream(std::istream& in, std::uint64_t max_bytes, std::string_view what) {
   std::string out;
@@ -62,7 +52,7 @@ common::Result<std::string> read_stream(std::istream& in, std::uint64_t max_byte
     in.read(buffer, sizeof buffer);
     const auto n = static_cast<std::size_t>(in.gcount());
     if (out.size() + n > max_bytes) {
-      return Error{std::string(what) + " exceeds the limit of " + std::to_string(max_bytes) + " bytes"};
+      return Error{std::string(what) + " is larger than " + std::to_string(max_bytes) + " bytes"};
     }
     out.append(buffer, n);
   }
@@ -70,26 +60,8 @@ common::Result<std::string> read_stream(std::istream& in, std::uint64_t max_byte
   return bytes_result(std::move(out));
 }
 
-common::Result<std::string> read_file(const std::string& path, std::uint64_t max_bytes) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) return Error{"cannot read " + path + ": is a directory"};
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Error{"cannot read " + path + ": " + std::strerror(errno)};
-  return read_stream(in, max_bytes, path);
-}
-
-std::shared_ptr<asio::ssl::context> client_tls() {
-  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
-  boost::system::error_code ec;
-  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1,
-                   ec);
-  ctx->set_default_verify_paths(ec);  // the system CAs; without them verification fails, and says so
-  return ctx;
-}
-
-std::string display_url(const scrape::Endpoint& e) {
-  return std::string(e.https ? "https://" : "http://") + e.host_header + e.path;
+std::string display_url(const UrlTarget& u) {
+  return std::string(u.endpoint.https ? "https://" : "http://") + u.endpoint.host_header + u.path;
 }
 
 // "scheme://..." with a scheme other than http(s): refused rather than read as a file name.
@@ -111,11 +83,12 @@ bool is_url(std::string_view source) noexcept {
   return iequals_prefix(source, "http://") || iequals_prefix(source, "https://");
 }
 
-common::Result<scrape::Endpoint> endpoint_from_url(std::string_view text, std::optional<pprof::Format> format) {
+common::Result<UrlTarget> endpoint_from_url(std::string_view text, std::optional<pprof::Format> format) {
   const auto parsed = boost::urls::parse_uri(text);
   if (!parsed) return Error{"bad URL " + std::string(text) + ": " + parsed.error().message()};
   const boost::urls::url_view& url = *parsed;
-  scrape::Endpoint e;
+  UrlTarget out;
+  http::Endpoint& e = out.endpoint;
   const auto scheme = url.scheme_id();
   if (scheme == boost::urls::scheme::https) {
     e.https = true;
@@ -137,54 +110,42 @@ common::Result<scrape::Endpoint> endpoint_from_url(std::string_view text, std::o
   std::string query = url.has_query() ? std::string(url.encoded_query()) : std::string();
   if (!url.params().contains("debug")) {
     if (!query.empty()) query += '&';
-    query += "debug=" + std::to_string(format ? debug_level(*format) : 1);
+    query += "debug=" + std::to_string(pprof::debug_level(format.value_or(pprof::Format::debug1)));
   }
-  e.path = path + "?" + query;
+  out.path = path + "?" + query;
   e.server_name = e.host;
-  return e;
+  return out;
 }
 
-common::Result<std::string> fetch_url(const scrape::Endpoint& endpoint, std::chrono::milliseconds timeout,
+common::Result<std::string> fetch_url(const UrlTarget& url, std::chrono::milliseconds timeout,
                                       std::uint64_t max_bytes) {
-  asio::io_context io;
-  std::shared_ptr<asio::ssl::context> tls;
-  if (endpoint.https) tls = client_tls();
-  scrape::HttpFetcher fetcher(io.get_executor(), endpoint, tls, max_bytes);
-  const auto deadline = scrape::HttpFetcher::Clock::now() + timeout;
-
-  // The fetcher bounds connect, TLS and the exchange by the deadline; name resolution has no deadline of
-  // its own in Asio, so a timer cancels whatever is still running when it passes.
-  asio::steady_timer watchdog(io, deadline);
-  bool expired = false;
-  watchdog.async_wait([&](boost::system::error_code ec) {
-    if (ec) return;
-    expired = true;
-    fetcher.cancel();
-  });
-  std::optional<scrape::FetchResult> result;
-  std::string failure;
-  asio::co_spawn(io, fetcher.fetch(deadline), [&](std::exception_ptr ep, scrape::FetchResult r) {
-    watchdog.cancel();
-    if (ep) {
-      try {
-        std::rethrow_exception(ep);
-      } catch (const std::exception& e) {
-        failure = e.what();
-      }
-      return;
-    }
-    result = std::move(r);
-  });
-  io.run();
-
-  const std::string what = "GET " + display_url(endpoint);
-  if (!result) return Error{what + ": " + (failure.empty() ? "failed" : failure)};
-  if (result->outcome != scrape::Outcome::success) {
-    if (expired && result->outcome != scrape::Outcome::http_error) {
-      return Error{what + ": no answer within " + std::to_string(timeout.count()) + " ms"};
-    }
-    return Error{what + ": " + result->error};
+  const std::string what = "GET " + display_url(url);
+  std::shared_ptr<http::TlsContext> tls;
+  if (url.endpoint.https) {
+    auto made = http::make_client_tls({});
+    if (!made) return Error{what + ": " + made.error().message};
+    tls = *made;
   }
+  asio::io_context io;
+  auto resolver = std::make_shared<http::Resolver>(http::ResolverOptions{.max_concurrent = 1});
+  std::optional<http::Response> result;
+  {
+    http::Client client(io, url.endpoint, tls, resolver);
+    http::Request request;
+    request.target = url.path;
+    request.body_limit = max_bytes;
+    request.keep_alive = false;
+    client.get(std::move(request), std::chrono::steady_clock::now() + timeout,
+               [&result](http::Response r) { result = std::move(r); });
+    io.run();
+  }
+  // A lookup that never returns must not deliver into `io` after this function has returned.
+  resolver->shutdown();
+  if (!result) return Error{what + ": failed"};
+  if (result->outcome == common::Outcome::timeout) {
+    return Error{common::Errc::timeout, what + ": no answer within " + std::to_string(timeout.count()) + " ms"};
+  }
+  if (result->outcome != common::Outcome::success) return Error{common::Errc::connect, what + ": " + result->error};
   return bytes_result(std::move(result->body));
 }
 
@@ -193,11 +154,13 @@ common::Result<std::string> read_source(std::string_view source, std::optional<p
                                         std::uint64_t max_bytes) {
   if (source == "-") return read_stream(in, max_bytes, "standard input");
   if (is_url(source) || has_other_scheme(source)) {
-    auto endpoint = endpoint_from_url(source, format);
-    if (!endpoint) return endpoint.error();
-    return fetch_url(*endpoint, timeout, max_bytes);
+    auto url = endpoint_from_url(source, format);
+    if (!url) return url.error();
+    return fetch_url(*url, timeout, max_bytes);
   }
-  return read_file(std::string(source), max_bytes);
+  auto bytes = common::read_file(std::string(source), max_bytes);
+  if (!bytes) return Error{bytes.error().code, "cannot read " + std::string(source) + ": " + bytes.error().message};
+  return bytes;
 }
 
 }  // namespace leakwatch::analyze

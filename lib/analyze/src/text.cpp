@@ -171,7 +171,7 @@ std::string render_text(const Report& report, const TextOptions& options) {
   const auto& p = report.profile;
   std::string out;
   if (options.color) out += kBold;
-  out += std::string(pprof::profile_kind_name(p.kind)) + " profile (" + std::string(format_name(report.format)) +
+  out += std::string(pprof::profile_kind_name(p.kind)) + " profile (" + std::string(pprof::format_name(report.format)) +
          "): " + std::to_string(p.total) + (p.total == 1 ? " goroutine" : " goroutines") + " in " +
          std::to_string(p.groups.size()) + (p.groups.size() == 1 ? " group" : " groups");
   if (options.color) out += kReset;

@@ -6,22 +6,6 @@
 #include <string_view>
 
 namespace leakwatch::pprof {
-namespace {
-
-std::string_view format_name(Format format) noexcept {
-  switch (format) {
-    case Format::debug0:
-      return "debug0";
-    case Format::debug1:
-      return "debug1";
-    case Format::debug2:
-      return "debug2";
-  }
-  return "unknown";
-}
-
-}  // namespace
-
 common::Result<Profile> parse(std::string_view bytes, Format format, const Limits& limits) {
   // A body that clearly is another format means the target's URL and its configured format disagree;
   // saying so beats the parser's "line 1: expected ..." that would follow. Unrecognised bodies (empty,

@@ -1,6 +1,8 @@
 #include "leakwatch/replay/replay.hpp"
 
+#include "leakwatch/common/file.hpp"
 #include "leakwatch/config/load.hpp"
+#include "leakwatch/detect/process.hpp"
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
@@ -45,19 +47,6 @@ void append_number(std::string& out, double v) {
   char buf[32];
   const auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, v);
   out.append(buf, ec == std::errc() ? ptr : buf);
-}
-
-common::Result<std::string> read_file(const fs::path& path, std::uint64_t limit) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return common::Error{"cannot open " + path.string()};
-  std::error_code ec;
-  const auto size = fs::file_size(path, ec);
-  if (!ec && size > limit) return common::Error{path.string() + ": larger than " + std::to_string(limit) + " bytes"};
-  std::string bytes;
-  if (!ec) bytes.reserve(static_cast<std::size_t>(size));
-  bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  if (in.bad()) return common::Error{"cannot read " + path.string()};
-  return common::Result<std::string>(boost::system::in_place_value, std::move(bytes));
 }
 
 }  // namespace
@@ -120,7 +109,7 @@ int run(const Options& options, std::ostream& out, std::ostream& err) {
     return 1;
   };
   detect::Options detection;
-  pprof::Limits limits;
+  detect::ProfileSettings profile;  // the job's kind and limits, as the daemon's loop uses them
   std::string target = options.target;
   if (target.empty()) {
     target = fs::path(options.dir).lexically_normal().filename().string();
@@ -136,14 +125,15 @@ int run(const Options& options, std::ostream& out, std::ostream& err) {
     }
     const config::Config& c = *std::get<config::Loaded>(loaded).config;
     detection = c.global.detection;
-    limits.max_frames_per_stack = c.global.max_frames_per_stack;
-    limits.max_groups = c.global.max_stack_groups;
-    limits.max_decompressed_bytes = c.global.body_size_limit;
+    profile.limits.max_frames_per_stack = c.global.max_frames_per_stack;
+    profile.limits.max_groups = c.global.max_stack_groups;
+    profile.limits.max_decompressed_bytes = c.global.body_size_limit;
     // A job named like the target lends its own detection settings, as in the daemon.
     for (const auto& job : c.scrape_configs) {
       if (job.job_name == target) {
         detection = job.detection;
-        limits.max_decompressed_bytes = job.body_size_limit;
+        profile.kind = job.profile;
+        profile.limits.max_decompressed_bytes = job.body_size_limit;
       }
     }
   }
@@ -153,24 +143,20 @@ int run(const Options& options, std::ostream& out, std::ostream& err) {
 
   detect::TargetDetector detector(detection);
   for (const SavedProfile& f : *files) {
-    auto bytes = read_file(f.path, limits.max_decompressed_bytes);
+    const std::string name = f.path.filename().string();
+    auto bytes = common::read_file(f.path.string(), profile.limits.max_decompressed_bytes);
     if (!bytes) {
-      err << "leakwatch replay: skipping " << f.path.filename().string() << ": " << bytes.error().message << '\n';
+      err << "leakwatch replay: skipping " << name << ": " << bytes.error().message << '\n';
       continue;
     }
-    std::optional<pprof::Format> format = f.format ? f.format : pprof::detect_format(*bytes);
-    if (!format) {
-      err << "leakwatch replay: skipping " << f.path.filename().string() << ": not a goroutine profile\n";
+    detect::ProfileSettings settings = profile;
+    settings.format = f.format;  // .pb.gz is debug=0; .txt is told from the bytes
+    auto processed = detect::process_profile(*bytes, settings, detector, static_cast<double>(f.t_ms) / 1000.0);
+    if (!processed) {
+      err << "leakwatch replay: skipping " << name << ": " << processed.error().message << '\n';
       continue;
     }
-    auto profile = pprof::parse(*bytes, *format, limits);
-    if (!profile) {
-      err << "leakwatch replay: skipping " << f.path.filename().string() << ": " << profile.error().message << '\n';
-      continue;
-    }
-    for (const detect::Event& e : detector.observe(static_cast<double>(f.t_ms) / 1000.0, std::move(*profile))) {
-      out << event_json(target, f.t_ms, e) << '\n';
-    }
+    for (const detect::Event& e : processed->events) out << event_json(target, f.t_ms, e) << '\n';
   }
   out.flush();
   return 0;

@@ -22,7 +22,6 @@ struct Report {
 common::Result<Report> make_report(std::string_view bytes, std::optional<pprof::Format> format,
                                    const pprof::Limits& limits = {});
 
-std::string_view format_name(pprof::Format format) noexcept;  // "debug0", "debug1", "debug2"
 
 struct TextOptions {
   bool stacks = false;

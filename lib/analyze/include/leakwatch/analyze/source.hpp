@@ -1,10 +1,10 @@
 #pragma once
 // Where `leakwatch analyze` gets its bytes: a file, standard input, or one HTTP(S) GET made with the
-// daemon's own fetcher (scrape::HttpFetcher: gzip, body limit, one deadline for the whole request).
+// daemon's own HTTP client (lib/http: gzip, body limit, one deadline for the whole request).
 
 #include "leakwatch/common/error.hpp"
 #include "leakwatch/pprof/profile.hpp"
-#include "leakwatch/scrape/fetch.hpp"
+#include "leakwatch/http/client.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -23,10 +23,14 @@ bool is_url(std::string_view source) noexcept;
 // the target, unlike debug=2's stop-the-world dump). A `debug` the URL already has is kept as given
 // (auto then detects what came back; an explicit format must match it). Credentials in the URL are
 // refused rather than silently dropped; the fragment is ignored.
-common::Result<scrape::Endpoint> endpoint_from_url(std::string_view url, std::optional<pprof::Format> format);
+struct UrlTarget {
+  http::Endpoint endpoint;
+  std::string path;  // path and query
+};
+common::Result<UrlTarget> endpoint_from_url(std::string_view url, std::optional<pprof::Format> format);
 
 // The body of a successful (200) GET, inflated if the server gzip'd it.
-common::Result<std::string> fetch_url(const scrape::Endpoint& endpoint, std::chrono::milliseconds timeout,
+common::Result<std::string> fetch_url(const UrlTarget& url, std::chrono::milliseconds timeout,
                                       std::uint64_t max_bytes);
 
 // The bytes of `source`: "-" reads `in`, a URL is fetched, anything else is a file. More than

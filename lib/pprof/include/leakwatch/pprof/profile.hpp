@@ -19,13 +19,62 @@ namespace leakwatch::pprof {
 
 enum class Format { debug0, debug1, debug2 };
 
+// The one table of formats: the name config files, flags and JSON use, and the `debug=` level that asks
+// net/http/pprof for it.
+struct FormatInfo {
+  Format format;
+  std::string_view name;
+  int debug_level;
+};
+inline constexpr std::array<FormatInfo, 3> kFormats{{
+    {Format::debug0, "debug0", 0},
+    {Format::debug1, "debug1", 1},
+    {Format::debug2, "debug2", 2},
+}};
+
+constexpr const FormatInfo& format_info(Format format) noexcept {
+  for (const auto& f : kFormats) {
+    if (f.format == format) return f;
+  }
+  return kFormats[1];  // unreachable: kFormats lists every Format
+}
+constexpr std::string_view format_name(Format format) noexcept { return format_info(format).name; }
+constexpr int debug_level(Format format) noexcept { return format_info(format).debug_level; }
+constexpr std::optional<Format> parse_format_name(std::string_view name) noexcept {
+  for (const auto& f : kFormats) {
+    if (f.name == name) return f.format;
+  }
+  return std::nullopt;
+}
+
 // Which runtime profile the bytes came from ("goroutine profile: total N" vs "goroutineleak profile: ...").
 enum class ProfileKind { goroutine, goroutineleak };
 
-// "goroutine" or "goroutineleak": the profile's name in Go, in config files and in JSON.
-constexpr std::string_view profile_kind_name(ProfileKind kind) noexcept {
-  return kind == ProfileKind::goroutineleak ? "goroutineleak" : "goroutine";
+// The kinds' table: the name in Go, config files and JSON, and the default net/http/pprof path.
+struct ProfileKindInfo {
+  ProfileKind kind;
+  std::string_view name;
+  std::string_view default_path;
+};
+inline constexpr std::array<ProfileKindInfo, 2> kProfileKinds{{
+    {ProfileKind::goroutine, "goroutine", "/debug/pprof/goroutine"},
+    {ProfileKind::goroutineleak, "goroutineleak", "/debug/pprof/goroutineleak"},
+}};
+
+constexpr const ProfileKindInfo& profile_kind_info(ProfileKind kind) noexcept {
+  return kind == ProfileKind::goroutineleak ? kProfileKinds[1] : kProfileKinds[0];
 }
+// "goroutine" or "goroutineleak": the profile's name in Go, in config files and in JSON.
+constexpr std::string_view profile_kind_name(ProfileKind kind) noexcept { return profile_kind_info(kind).name; }
+constexpr std::optional<ProfileKind> parse_profile_kind(std::string_view name) noexcept {
+  for (const auto& k : kProfileKinds) {
+    if (k.name == name) return k.kind;
+  }
+  return std::nullopt;
+}
+
+// The query that asks net/http/pprof for `format`, e.g. "?debug=1".
+inline std::string debug_query(Format format) { return "?debug=" + std::to_string(debug_level(format)); }
 
 // Frame::function of a PC the runtime could not symbolize (debug=1 "#\t0xPC" lines): such frames are
 // kept so stacks that differ only there stay distinct. Their file is empty and line 0.
