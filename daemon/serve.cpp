@@ -7,7 +7,9 @@
 #include "leakwatch/config/load.hpp"
 #include "leakwatch/discovery/shard.hpp"
 #include "leakwatch/exporter/server.hpp"
+#include "leakwatch/http/resolver.hpp"
 #include "leakwatch/scrape/manager.hpp"
+#include "leakwatch/scrape/series.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -133,8 +135,11 @@ int serve(const Flags& flags) {
     return 1;
   }
 
-  asio::io_context io;
+  // Declared before the io_context: whatever its handlers hold (loops, their series, the manager) may be
+  // destroyed with it, and must find these alive.
   auto registry = std::make_shared<prometheus::Registry>();
+  auto series = std::make_shared<scrape::SeriesSet>();
+  auto resolver = std::make_shared<http::Resolver>();
   prometheus::BuildGauge()
       .Name("leakwatch_build_info")
       .Help("A metric with a constant '1' value labeled by version and revision of leakwatch.")
@@ -142,14 +147,17 @@ int serve(const Flags& flags) {
       .Add({{"version", std::string(common::version())}, {"revision", std::string(common::revision())}})
       .Set(1);
 
+  asio::io_context io;
   scrape::ManagerOptions manager_options;
   manager_options.shard = shard;
-  auto manager = std::make_shared<scrape::Manager>(io, *registry, std::move(manager_options));
+  manager_options.resolver = resolver;
+  auto manager = std::make_shared<scrape::Manager>(io, *registry, series, std::move(manager_options));
   Reloader reloader(flags.config_file, manager, *registry);
   std::atomic<bool> ready{false};
 
   exporter::Handlers handlers;
   handlers.collectables.push_back(registry);
+  handlers.writers.push_back([series](std::string& out) { series->write(out); });
   handlers.ready = [&ready] { return ready.load(); };
   handlers.reload = [&reloader] { return reloader.reload(); };
   auto server = std::make_shared<exporter::Server>(io, std::move(handlers));
@@ -205,6 +213,8 @@ int serve(const Flags& flags) {
   for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
   io.run();
   for (auto& t : pool) t.join();
+  // Lookups still running (a name that never resolves) must not deliver into the io_context being destroyed.
+  resolver->shutdown();
   common::log(*log, spdlog::level::info, "stopped");
   return 0;
 }

@@ -1,5 +1,6 @@
 #include "leakwatch/scrape/manager.hpp"
 
+#include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 #include <prometheus/registry.h>
 
@@ -44,13 +45,15 @@ TEST_CASE("plan_targets turns every static target into loop settings", "[scrape]
   const auto& first = plan[0];
   CHECK(first.service == "payments");
   CHECK(first.target == "127.0.0.1:6060");
-  CHECK(first.labels == prometheus::Labels{{"service", "payments"}, {"target", "127.0.0.1:6060"}, {"team", "pay"}});
+  CHECK(first.labels == scrape::LabelMap{{"service", "payments"}, {"target", "127.0.0.1:6060"}, {"team", "pay"}});
   CHECK(first.interval == common::Duration{5'000});
   CHECK(first.timeout == common::Duration{2'000});
-  CHECK(first.body_limit == (1u << 20));
+  CHECK(first.request.body_limit == (1u << 20));
+  CHECK(first.profile.limits.max_decompressed_bytes == (1u << 20));
+  CHECK(first.profile.format == pprof::Format::debug2);
   CHECK(first.endpoint.host == "127.0.0.1");
   CHECK(first.endpoint.port == "6060");
-  CHECK(first.endpoint.path == "/debug/pprof/goroutine?debug=2");
+  CHECK(first.request.target == "/debug/pprof/goroutine?debug=2");
   CHECK_FALSE(first.endpoint.https);
 
   const auto& v6 = plan[1];
@@ -62,9 +65,9 @@ TEST_CASE("plan_targets turns every static target into loop settings", "[scrape]
   CHECK(tls.endpoint.https);
   CHECK_FALSE(tls.endpoint.tls_verify);
   CHECK(tls.endpoint.server_name == "search.local");
-  CHECK(tls.endpoint.path == "/internal/pprof/goroutine?debug=1");
-  CHECK(tls.labels == prometheus::Labels{{"service", "search"}, {"target", "search-0:8443"}});
-  CHECK(first.kind == pprof::ProfileKind::goroutine);
+  CHECK(tls.request.target == "/internal/pprof/goroutine?debug=1");
+  CHECK(tls.labels == scrape::LabelMap{{"service", "search"}, {"target", "search-0:8443"}});
+  CHECK(first.profile.kind == pprof::ProfileKind::goroutine);
 }
 
 TEST_CASE("a goroutineleak job's loops expect that profile kind", "[scrape]") {
@@ -73,9 +76,9 @@ TEST_CASE("a goroutineleak job's loops expect that profile kind", "[scrape]") {
   c.scrape_configs[1].profile_path = std::string(config::kGoroutineLeakPath);
   const auto plan = scrape::plan_targets(c);
   REQUIRE(plan.size() == 3);
-  CHECK(plan[0].kind == pprof::ProfileKind::goroutine);
-  CHECK(plan[2].kind == pprof::ProfileKind::goroutineleak);
-  CHECK(plan[2].endpoint.path == "/debug/pprof/goroutineleak?debug=1");
+  CHECK(plan[0].profile.kind == pprof::ProfileKind::goroutine);
+  CHECK(plan[2].profile.kind == pprof::ProfileKind::goroutineleak);
+  CHECK(plan[2].request.target == "/debug/pprof/goroutineleak?debug=1");
   // A changed kind is a changed loop: reload restarts it with the other metric names.
   CHECK_FALSE(plan[2] == scrape::plan_targets(two_jobs())[2]);
 }
@@ -130,9 +133,9 @@ TEST_CASE("plan_targets adds discovered groups after static ones, once per targe
   CHECK(plan[0].target == "127.0.0.1:9");
   CHECK(plan[0].labels.at("origin") == "static");  // listed statically first: the static entry wins
   CHECK(plan[1].target == "127.0.0.1:10");
-  CHECK(plan[1].labels == prometheus::Labels{{"origin", "file"}, {"service", "files"}, {"target", "127.0.0.1:10"}});
-  CHECK(plan[1].endpoint.path == "/debug/pprof/goroutine?debug=1");
-  CHECK(plan[2].endpoint.path == "/custom/goroutine?debug=1");  // the group's profile_path overrides the job's
+  CHECK(plan[1].labels == scrape::LabelMap{{"origin", "file"}, {"service", "files"}, {"target", "127.0.0.1:10"}});
+  CHECK(plan[1].request.target == "/debug/pprof/goroutine?debug=1");
+  CHECK(plan[2].request.target == "/custom/goroutine?debug=1");  // the group's profile_path overrides the job's
 }
 
 TEST_CASE("plan_targets keeps only this shard's targets; the shards partition the plan", "[scrape]") {
@@ -193,7 +196,7 @@ TEST_CASE("the manager follows provider updates and keeps providers whose config
     made.push_back(std::make_shared<FakeProvider>());
     return made.back();
   };
-  auto manager = std::make_shared<scrape::Manager>(io, registry, options);
+  auto manager = std::make_shared<scrape::Manager>(io, registry, std::make_shared<scrape::SeriesSet>(), options);
   auto config = std::make_shared<config::Config>(sd_jobs());
   bool applied = false;
   manager->apply(config, [&] { applied = true; });
@@ -236,4 +239,56 @@ TEST_CASE("the manager follows provider updates and keeps providers whose config
   manager->stop([&] { stopped = true; });
   REQUIRE(run_until(io, [&] { return stopped; }));
   CHECK(made[1]->stopped);
+}
+
+namespace {
+
+// Throws from the fetch itself: what a bug in the poll path looks like to the loop.
+struct ThrowingFetcher : common::Fetcher {
+  void fetch(common::SteadyTime, std::function<void(common::FetchResult)>) override {
+    throw std::runtime_error("injected failure");
+  }
+  void cancel() noexcept override {}
+};
+
+}  // namespace
+
+TEST_CASE("a loop that dies of an exception is counted and replaced", "[scrape]") {
+  boost::asio::io_context io;
+  prometheus::Registry registry;
+  common::ManualClock clock;
+  auto series = std::make_shared<scrape::SeriesSet>();
+  int fetchers = 0;
+  scrape::ManagerOptions options;
+  options.clock = &clock;
+  options.fetchers = [&](boost::asio::io_context&, const scrape::LoopSettings&, std::shared_ptr<http::TlsContext>) {
+    ++fetchers;
+    return std::make_unique<ThrowingFetcher>();
+  };
+  auto manager = std::make_shared<scrape::Manager>(io, registry, series, options);
+  config::Config c = sd_jobs();
+  c.scrape_configs[0].file_sd_configs.clear();
+  c.scrape_configs[0].scrape_interval = common::Duration{10'000};
+  bool applied = false;
+  manager->apply(std::make_shared<config::Config>(c), [&] { applied = true; });
+  REQUIRE(run_until(io, [&] { return applied; }));
+  CHECK(fetchers == 1);
+  CHECK(series->size() == 1);
+
+  // Each tick's poll throws; each time the manager replaces the loop, which polls again a tick later.
+  for (int i = 1; i <= 3; ++i) {
+    clock.advance(std::chrono::seconds(10));
+    REQUIRE(run_until(io, [&] { return manager->restarts() == static_cast<std::size_t>(i); }));
+    REQUIRE(run_until(io, [&] { return fetchers == i + 1; }));
+  }
+  CHECK(manager->target_count() == 1);
+  CHECK(series->size() == 1);  // the dead loops' series are gone; only the successor's remain
+  std::string text;
+  series->write(text);
+  CHECK(text.find("leakwatch_scrape_success{") != std::string::npos);
+
+  bool stopped = false;
+  manager->stop([&] { stopped = true; });
+  REQUIRE(run_until(io, [&] { return stopped; }));
+  CHECK(series->size() == 0);
 }

@@ -39,16 +39,19 @@ Response metrics(const Request& req, const Handlers& h) {
       families.insert(families.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
     }
   }
-  std::ostringstream out;
-  out.imbue(std::locale::classic());  // a decimal comma would break every parser of this format
-  prometheus::TextSerializer().Serialize(out, families);
+  std::ostringstream serialized;
+  serialized.imbue(std::locale::classic());  // a decimal comma would break every parser of this format
+  prometheus::TextSerializer().Serialize(serialized, families);
+  std::string body = std::move(serialized).str();
+  for (const auto& write : h.writers) write(body);
+  constexpr std::string_view kType = "text/plain; version=0.0.4; charset=utf-8";
   if (accepts_gzip(req)) {
-    auto res = text(req, http::status::ok, common::gzip(out.str()), "text/plain; version=0.0.4; charset=utf-8");
+    auto res = text(req, http::status::ok, common::gzip(body), kType);
     res.set(http::field::content_encoding, "gzip");
     res.prepare_payload();
     return res;
   }
-  return text(req, http::status::ok, out.str(), "text/plain; version=0.0.4; charset=utf-8");
+  return text(req, http::status::ok, std::move(body), kType);
 }
 
 constexpr std::string_view kLanding = R"(<!DOCTYPE html>

@@ -1,10 +1,10 @@
 #include "leakwatch/exporter/server.hpp"
 
+#include "leakwatch/common/awaitable.hpp"
 #include "leakwatch/common/log.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -23,7 +23,15 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+using common::kNoThrow;
+
+// The completion handler of every coroutine the server spawns: an exception that escaped one (a bug; errors
+// are values) is logged, and ends only that coroutine.
+void log_exception(std::exception_ptr e, std::string_view what) {
+  if (!e) return;
+  common::log(*common::logger("web"), spdlog::level::err, "web server task failed",
+              {common::Field{"task", what}, common::Field{"err", common::describe(e)}});
+}
 constexpr auto kIdleTimeout = std::chrono::seconds(30);
 constexpr std::size_t kRequestBodyLimit = 64 * 1024;  // no route takes a body; this only bounds abuse
 
@@ -87,7 +95,8 @@ common::Result<tcp::endpoint> Server::listen(std::string_view address) {
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return common::Error("listen on " + std::string(address) + ": " + ec.message());
   const auto local = acceptor_.local_endpoint();
-  asio::co_spawn(strand_, [self = shared_from_this()] { return self->accept_loop(); }, asio::detached);
+  asio::co_spawn(strand_, [self = shared_from_this()] { return self->accept_loop(); },
+                 [](std::exception_ptr e) { log_exception(e, "accept"); });
   return local;
 }
 
@@ -112,7 +121,8 @@ asio::awaitable<void> Server::accept_loop() {
       continue;
     }
     auto executor = socket.get_executor();
-    asio::co_spawn(executor, serve_connection(std::move(socket), handlers_), asio::detached);
+    asio::co_spawn(executor, serve_connection(std::move(socket), handlers_),
+                   [](std::exception_ptr e) { log_exception(e, "connection"); });
   }
 }
 

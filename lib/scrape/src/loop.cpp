@@ -1,163 +1,210 @@
 #include "leakwatch/scrape/loop.hpp"
 
+#include "leakwatch/common/awaitable.hpp"
 #include "leakwatch/common/log.hpp"
+#include "leakwatch/scrape/schedule.hpp"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/strand.hpp>
 
 #include <cstdio>
 #include <exception>
+#include <vector>
 
 namespace leakwatch::scrape {
 namespace asio = boost::asio;
 using common::Field;
+using common::Outcome;
 
-namespace {
+// The loop is a small state machine on its strand: idle -> waiting (for the next tick) -> fetching -> waiting
+// ... -> stopped. Each state has exactly one callback pending (the timer's or the fetcher's), and that
+// callback is where a stop() that came meanwhile takes effect.
+class Loop::Impl : public std::enable_shared_from_this<Impl> {
+ public:
+  Impl(asio::io_context& io, LoopSettings settings, std::unique_ptr<common::Fetcher> fetcher,
+       std::shared_ptr<TargetSeries> series, common::Clock& clock, LoopHooks hooks)
+      : strand_(asio::make_strand(io)),
+        settings_(std::move(settings)),
+        fetcher_(std::move(fetcher)),
+        series_(std::move(series)),
+        clock_(clock),
+        timer_(clock.make_timer(io)),
+        detector_(settings_.detection),
+        hooks_(std::move(hooks)),
+        log_(common::logger("scrape")) {}
 
-constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+  const LoopSettings& settings() const noexcept { return settings_; }
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-}  // namespace
-
-Loop::Loop(asio::io_context& io, LoopSettings settings, std::shared_ptr<asio::ssl::context> tls,
-           ScrapeMetrics& metrics, DetectionMetrics& detection_metrics)
-    : strand_(asio::make_strand(io)),
-      settings_(std::move(settings)),
-      timer_(strand_),
-      fetcher_(strand_, settings_.endpoint, std::move(tls), settings_.body_limit),
-      series_(std::in_place, metrics, settings_.labels, settings_.kind),
-      detector_(settings_.detection),
-      detection_series_(std::in_place, detection_metrics, settings_.labels),
-      log_(common::logger("scrape")) {}
-
-void Loop::start() {
-  running_ = true;
-  asio::co_spawn(strand_, [self = shared_from_this()] { return self->run(); },
-                 [self = shared_from_this()](std::exception_ptr e) {
-                   // Nothing in run() is expected to throw; if something does, the loop ends but the daemon
-                   // keeps going, and the log says which target stopped.
-                   if (e) {
-                     try {
-                       std::rethrow_exception(e);
-                     } catch (const std::exception& ex) {
-                       common::log(*self->log_, spdlog::level::err, "poll loop failed",
-                                   {Field{"job", self->settings_.service}, Field{"target", self->settings_.target},
-                                    Field{"err", ex.what()}});
-                     }
-                   }
-                   self->finish();
-                 });
-}
-
-void Loop::stop(std::function<void()> on_stopped) {
-  asio::dispatch(strand_, [self = shared_from_this(), cb = std::move(on_stopped)]() mutable {
-    if (cb) self->on_stopped_.push_back(std::move(cb));
-    if (!self->running_) {
-      self->finish();
-      return;
-    }
-    self->stopping_ = true;
-    self->timer_.cancel();
-    self->fetcher_.cancel();
-  });
-}
-
-void Loop::finish() {
-  running_ = false;
-  series_.reset();  // before on_stopped: a successor with the same labels must not share these series
-  detection_series_.reset();
-  auto callbacks = std::move(on_stopped_);
-  on_stopped_.clear();
-  for (auto& cb : callbacks) cb();
-}
-
-asio::awaitable<void> Loop::run() {
-  const std::string key = settings_.service + "/" + settings_.target;
-  auto next = first_tick(std::chrono::steady_clock::now(), std::chrono::system_clock::now(), settings_.interval,
-                         schedule_offset(key, settings_.interval));
-  while (!stopping_) {
-    timer_.expires_at(next);
-    co_await timer_.async_wait(kNoThrow);
-    if (stopping_) break;
-    co_await poll_once();
-    next = next_tick(next, settings_.interval, std::chrono::steady_clock::now());
+  void start() {
+    asio::dispatch(strand_, [self = shared_from_this()] {
+      if (self->state_ != State::idle) return;
+      const auto& s = self->settings_;
+      self->scheduled_ = first_tick(self->clock_.steady_now(), self->clock_.system_now(), s.interval,
+                                    schedule_offset(s.service + "/" + s.target, s.interval));
+      self->wait();
+    });
   }
-  fetcher_.cancel();
-}
 
-void Loop::log_alert(const detect::Event& e) {
-  // Warn only when an alert fires: pending and resolved are routine.
-  const auto level = e.state == detect::Transition::firing ? spdlog::level::warn : spdlog::level::info;
-  const auto short_number = [](double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.3g", v);
-    return std::string(buf);
-  };
-  const std::string growth = short_number(e.slope_per_second * 60);
-  const std::string p = short_number(e.p_value);
-  const std::string_view state = detect::transition_name(e.state);
-  if (e.scope == detect::Scope::total) {
-    common::log(*log_, level, "leak alert",
-                {Field{"job", settings_.service}, Field{"target", settings_.target}, Field{"scope", "total"},
-                 Field{"state", state}, Field{"growth_per_min", growth}, Field{"p_value", p}});
-  } else {
-    common::log(*log_, level, "leak alert",
-                {Field{"job", settings_.service}, Field{"target", settings_.target}, Field{"scope", "stack"},
-                 Field{"state", state}, Field{"function", e.function}, Field{"location", e.location},
-                 Field{"growth_per_min", growth}, Field{"p_value", p}});
-  }
-}
-
-asio::awaitable<void> Loop::poll_once() {
-  const auto start = std::chrono::steady_clock::now();
-  FetchResult fetched = co_await fetcher_.fetch(start + settings_.timeout);
-  if (stopping_) co_return;  // cancelled by stop(): not a failure of the target
-
-  std::string parse_error;
-  if (fetched.outcome == Outcome::success) {
-    auto profile = pprof::parse(fetched.body, settings_.format, settings_.limits);
-    if (profile && profile->kind != settings_.kind) {
-      // A profile_path pointing at the other endpoint: its count means something else, so nothing is recorded.
-      profile = common::Error{"the body is a " + std::string(pprof::profile_kind_name(profile->kind)) +
-                              " profile, but the job asks for profile: " +
-                              std::string(pprof::profile_kind_name(settings_.kind))};
-    }
-    if (profile) {
-      const double elapsed = seconds_since(start);
-      const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-      series_->record_success(elapsed, fetched.body.size(), profile->total, profile->groups.size(), now);
-      if (profile->truncated()) {
-        common::log(*log_, spdlog::level::debug, "profile truncated",
-                    {Field{"job", settings_.service}, Field{"target", settings_.target},
-                     Field{"reason", profile->truncation_reason}});
+  void stop(std::function<void()> on_stopped) {
+    asio::dispatch(strand_, [self = shared_from_this(), cb = std::move(on_stopped)]() mutable {
+      if (cb) self->on_stopped_.push_back(std::move(cb));
+      switch (self->state_) {
+        case State::idle:
+        case State::stopped: self->finish(); break;
+        case State::waiting: self->timer_->cancel(); break;  // its callback finishes
+        case State::fetching: self->fetcher_->cancel(); break;
       }
-      if (!last_ok_) {
-        common::log(*log_, spdlog::level::info, "target recovered",
-                    {Field{"job", settings_.service}, Field{"target", settings_.target}});
-      }
-      last_ok_ = true;
-      // The same call `leakwatch replay` makes for each saved profile.
-      for (const detect::Event& e : detector_.observe(now, std::move(*profile))) log_alert(e);
-      detection_series_->update(detector_);
-      co_return;
-    }
-    fetched.outcome = Outcome::parse_error;
-    fetched.error = profile.error().message;
+      self->stopping_ = true;
+    });
   }
 
-  series_->record_failure(fetched.outcome, seconds_since(start));
-  // One line when a target goes bad, then debug lines: a target down for a day must not flood the log.
-  const auto level = last_ok_ ? spdlog::level::warn : spdlog::level::debug;
-  common::log(*log_, level, "poll failed",
-              {Field{"job", settings_.service}, Field{"target", settings_.target},
-               Field{"result", outcome_name(fetched.outcome)}, Field{"err", fetched.error}});
-  last_ok_ = false;
-}
+ private:
+  enum class State { idle, waiting, fetching, stopped };
+
+  void wait() {
+    state_ = State::waiting;
+    timer_->async_wait_until(scheduled_, [self = shared_from_this()](bool) {
+      asio::post(self->strand_, [self] { self->on_tick(); });
+    });
+  }
+
+  // Runs a step of the loop; an exception (a bug, or bad_alloc) ends this loop, never the daemon.
+  template <class Step>
+  void guarded(Step step) {
+    try {
+      step();
+    } catch (...) {
+      crash(common::describe(std::current_exception()));
+    }
+  }
+
+  void on_tick() {
+    if (stopping_) return finish();
+    guarded([this] {
+      state_ = State::fetching;
+      const auto started = clock_.steady_now();
+      fetcher_->fetch(started + settings_.timeout, [self = shared_from_this(), started](common::FetchResult r) {
+        asio::post(self->strand_,
+                   [self, started, r = std::move(r)]() mutable { self->on_fetched(started, std::move(r)); });
+      });
+    });
+  }
+
+  void on_fetched(common::SteadyTime started, common::FetchResult fetched) {
+    if (stopping_) return finish();  // cancelled by stop(): not a failure of the target
+    guarded([&] {
+      record(started, std::move(fetched));
+      scheduled_ = next_tick(scheduled_, settings_.interval, clock_.steady_now());
+      wait();
+    });
+  }
+
+  double seconds_since(common::SteadyTime start) const {
+    return std::chrono::duration<double>(clock_.steady_now() - start).count();
+  }
+
+  void record(common::SteadyTime started, common::FetchResult fetched) {
+    if (fetched.outcome == Outcome::success) {
+      const double now = clock_.unix_seconds();
+      auto processed = detect::process_profile(fetched.body, settings_.profile, detector_, now);
+      if (processed) {
+        series_->record_success(seconds_since(started), fetched.body.size(), processed->goroutines,
+                                processed->groups, now);
+        series_->record_detection(detector_);
+        if (!processed->truncation_reason.empty()) {
+          common::log(*log_, spdlog::level::debug, "profile truncated",
+                      {Field{"job", settings_.service}, Field{"target", settings_.target},
+                       Field{"reason", processed->truncation_reason}});
+        }
+        if (!last_ok_) {
+          common::log(*log_, spdlog::level::info, "target recovered",
+                      {Field{"job", settings_.service}, Field{"target", settings_.target}});
+        }
+        last_ok_ = true;
+        for (const detect::Event& e : processed->events) log_alert(e);
+        return;
+      }
+      fetched.outcome = Outcome::parse_error;
+      fetched.error = processed.error().message;
+    }
+    series_->record_failure(fetched.outcome, seconds_since(started));
+    // One line when a target goes bad, then debug lines: a target down for a day must not flood the log.
+    const auto level = last_ok_ ? spdlog::level::warn : spdlog::level::debug;
+    common::log(*log_, level, "poll failed",
+                {Field{"job", settings_.service}, Field{"target", settings_.target},
+                 Field{"result", common::outcome_name(fetched.outcome)}, Field{"err", fetched.error}});
+    last_ok_ = false;
+  }
+
+  void log_alert(const detect::Event& e) {
+    // Warn only when an alert fires: pending and resolved are routine.
+    const auto level = e.state == detect::Transition::firing ? spdlog::level::warn : spdlog::level::info;
+    const auto short_number = [](double v) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.3g", v);
+      return std::string(buf);
+    };
+    const std::string growth = short_number(e.slope_per_second * 60);
+    const std::string p = short_number(e.p_value);
+    const std::string_view state = detect::transition_name(e.state);
+    if (e.scope == detect::Scope::total) {
+      common::log(*log_, level, "leak alert",
+                  {Field{"job", settings_.service}, Field{"target", settings_.target}, Field{"scope", "total"},
+                   Field{"state", state}, Field{"growth_per_min", growth}, Field{"p_value", p}});
+    } else {
+      common::log(*log_, level, "leak alert",
+                  {Field{"job", settings_.service}, Field{"target", settings_.target}, Field{"scope", "stack"},
+                   Field{"state", state}, Field{"function", e.function}, Field{"location", e.location},
+                   Field{"growth_per_min", growth}, Field{"p_value", p}});
+    }
+  }
+
+  void crash(const std::string& what) {
+    common::log(*log_, spdlog::level::err, "poll loop failed",
+                {Field{"job", settings_.service}, Field{"target", settings_.target}, Field{"err", what}});
+    auto hook = hooks_.on_crash;
+    finish();
+    if (hook) hook(what);
+  }
+
+  void finish() {
+    state_ = State::stopped;
+    stopping_ = true;  // a callback still pending (after a crash) then only finishes again
+    series_.reset();  // before on_stopped: a successor with the same labels must not share these series
+    auto callbacks = std::move(on_stopped_);
+    on_stopped_.clear();
+    for (auto& cb : callbacks) cb();
+  }
+
+  asio::strand<asio::io_context::executor_type> strand_;
+  LoopSettings settings_;
+  std::unique_ptr<common::Fetcher> fetcher_;
+  std::shared_ptr<TargetSeries> series_;
+  common::Clock& clock_;
+  std::unique_ptr<common::Timer> timer_;
+  detect::TargetDetector detector_;
+  LoopHooks hooks_;
+  std::shared_ptr<spdlog::logger> log_;
+  State state_ = State::idle;
+  bool stopping_ = false;
+  bool last_ok_ = true;  // for logging only state changes, not every failed poll
+  common::SteadyTime scheduled_{};
+  std::vector<std::function<void()>> on_stopped_;
+};
+
+Loop::Loop(asio::io_context& io, LoopSettings settings, std::unique_ptr<common::Fetcher> fetcher,
+           std::shared_ptr<TargetSeries> series, common::Clock& clock, LoopHooks hooks)
+    : impl_(std::make_shared<Impl>(io, std::move(settings), std::move(fetcher), std::move(series), clock,
+                                   std::move(hooks))) {}
+
+Loop::~Loop() = default;
+
+void Loop::start() { impl_->start(); }
+
+void Loop::stop(std::function<void()> on_stopped) { impl_->stop(std::move(on_stopped)); }
+
+const LoopSettings& Loop::settings() const noexcept { return impl_->settings(); }
 
 }  // namespace leakwatch::scrape

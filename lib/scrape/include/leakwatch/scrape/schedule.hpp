@@ -7,6 +7,7 @@
 // grid first + k * interval: the next poll is computed from the schedule, never from when the last one ended,
 // so the schedule does not drift.
 
+#include "leakwatch/common/clock.hpp"
 #include "leakwatch/common/duration.hpp"
 
 #include <chrono>
@@ -14,8 +15,8 @@
 
 namespace leakwatch::scrape {
 
-using SteadyTime = std::chrono::steady_clock::time_point;
-using WallTime = std::chrono::system_clock::time_point;
+using common::SteadyTime;
+using common::WallTime;
 
 // Offset in [0, interval) for the target identified by `key` (e.g. "job/host:port").
 common::Duration schedule_offset(std::string_view key, common::Duration interval);

@@ -1,0 +1,289 @@
+// The poll loop with a fake fetcher and a manual clock: every outcome, stop at every stage, series removal
+// and a schedule that never drifts. No sockets, no sleeps: time moves only when the test advances it.
+
+#include "leakwatch/scrape/loop.hpp"
+#include "leakwatch/scrape/schedule.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <catch2/catch.hpp>
+
+#include <deque>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+using namespace leakwatch;
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+
+namespace {
+
+std::string read_testdata(const std::string& name) {
+  std::ifstream in(std::string(LEAKWATCH_TESTDATA_DIR) + "/pprof/" + name, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Answers each fetch with the next scripted result, posted to the io_context (never inside fetch()). A fetch
+// with no scripted result stays pending until the test calls complete() or the loop calls cancel().
+class FakeFetcher : public common::Fetcher {
+ public:
+  struct Shared {
+    std::deque<common::FetchResult> script;
+    std::vector<common::SteadyTime> calls;  // the clock's time at each fetch
+    std::vector<common::SteadyTime> deadlines;
+    std::function<void(common::FetchResult)> pending;
+    int cancels = 0;
+    std::chrono::milliseconds takes{0};  // how far a fetch moves the clock before it answers
+  };
+
+  FakeFetcher(asio::io_context& io, common::ManualClock& clock, std::shared_ptr<Shared> shared)
+      : io_(io), clock_(clock), shared_(std::move(shared)) {}
+
+  void fetch(common::SteadyTime deadline, std::function<void(common::FetchResult)> done) override {
+    shared_->calls.push_back(clock_.steady_now());
+    shared_->deadlines.push_back(deadline);
+    if (shared_->script.empty()) {
+      shared_->pending = std::move(done);
+      return;
+    }
+    auto r = std::move(shared_->script.front());
+    shared_->script.pop_front();
+    if (shared_->takes.count() > 0) clock_.advance(shared_->takes);
+    asio::post(io_, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+  }
+
+  void cancel() noexcept override {
+    ++shared_->cancels;
+    if (auto done = std::move(shared_->pending)) {
+      shared_->pending = nullptr;
+      common::FetchResult r;
+      r.error = "cancelled";
+      asio::post(io_, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+    }
+  }
+
+ private:
+  asio::io_context& io_;
+  common::ManualClock& clock_;
+  std::shared_ptr<Shared> shared_;
+};
+
+common::FetchResult ok(std::string body) {
+  common::FetchResult r;
+  r.outcome = common::Outcome::success;
+  r.status = 200;
+  r.body = std::move(body);
+  return r;
+}
+
+common::FetchResult failed(common::Outcome o) {
+  common::FetchResult r;
+  r.outcome = o;
+  r.error = "scripted " + std::string(common::outcome_name(o));
+  return r;
+}
+
+scrape::LoopSettings settings() {
+  scrape::LoopSettings s;
+  s.service = "api";
+  s.target = "127.0.0.1:6060";
+  s.labels = {{"service", "api"}, {"target", "127.0.0.1:6060"}};
+  s.interval = common::Duration{10'000};
+  s.timeout = common::Duration{4'000};
+  s.profile.format = pprof::Format::debug1;
+  s.detection.warmup = common::Duration{0};
+  return s;
+}
+
+struct Fixture {
+  asio::io_context io;
+  common::ManualClock clock;
+  scrape::SeriesSet set;
+  std::shared_ptr<FakeFetcher::Shared> fetches = std::make_shared<FakeFetcher::Shared>();
+  std::vector<std::string> crashes;
+  std::unique_ptr<scrape::Loop> loop;
+
+  explicit Fixture(scrape::LoopSettings s = settings()) {
+    scrape::LoopHooks hooks;
+    hooks.on_crash = [this](const std::string& what) { crashes.push_back(what); };
+    loop = std::make_unique<scrape::Loop>(io, std::move(s), std::make_unique<FakeFetcher>(io, clock, fetches),
+                                          set.add({{"service", "api"}, {"target", "127.0.0.1:6060"}},
+                                                  pprof::ProfileKind::goroutine),
+                                          clock, std::move(hooks));
+  }
+
+  ~Fixture() {
+    loop->stop({});
+    drain();
+  }
+
+  void drain() {
+    io.restart();
+    io.poll();
+  }
+  // Moves the clock to the next pending timer and delivers what that causes.
+  void next_tick() {
+    drain();
+    const auto at = clock.next_deadline();
+    REQUIRE(at.has_value());
+    clock.advance_to(*at);
+    drain();
+  }
+  std::string metrics() const {
+    std::string out;
+    set.write(out);
+    return out;
+  }
+  bool has(const std::string& line) const { return metrics().find(line + "\n") != std::string::npos; }
+};
+
+const std::string kLabels = R"(service="api",target="127.0.0.1:6060")";
+
+}  // namespace
+
+TEST_CASE("loop: a successful poll records the profile and feeds detection", "[scrape]") {
+  Fixture f;
+  f.fetches->script.push_back(ok(read_testdata("patterns.debug1.txt")));
+  f.loop->start();
+  f.next_tick();
+  REQUIRE(f.fetches->calls.size() == 1);
+  CHECK(f.fetches->deadlines[0] == f.fetches->calls[0] + 4s);
+  CHECK(f.has("leakwatch_goroutines{" + kLabels + "} 63"));
+  CHECK(f.has("leakwatch_scrape_success{" + kLabels + "} 1"));
+  CHECK(f.has("leakwatch_scrapes_total{" + kLabels + ",result=\"success\"} 1"));
+  CHECK(f.has("leakwatch_goroutines_alert_state{" + kLabels + "} 0"));
+  CHECK(f.metrics().find("leakwatch_stack_goroutines{" + kLabels + ",function=\"main.chanSend\"") != std::string::npos);
+}
+
+TEST_CASE("loop: every failure outcome is counted under its result; bad bodies are parse errors", "[scrape]") {
+  Fixture f;
+  for (auto o : {common::Outcome::timeout, common::Outcome::connect_error, common::Outcome::http_error,
+                 common::Outcome::too_large}) {
+    f.fetches->script.push_back(failed(o));
+  }
+  f.fetches->script.push_back(ok("<html>not a profile</html>"));
+  f.fetches->script.push_back(ok(read_testdata("goroutineleak.debug1.txt")));  // the other kind
+  f.loop->start();
+  for (int i = 0; i < 6; ++i) f.next_tick();
+  REQUIRE(f.fetches->calls.size() == 6);
+  for (const char* r : {"timeout", "connect_error", "http_error", "too_large"}) {
+    CHECK(f.has("leakwatch_scrapes_total{" + kLabels + ",result=\"" + r + "\"} 1"));
+  }
+  CHECK(f.has("leakwatch_scrapes_total{" + kLabels + ",result=\"parse_error\"} 2"));
+  CHECK(f.has("leakwatch_scrapes_total{" + kLabels + ",result=\"success\"} 0"));
+  CHECK(f.has("leakwatch_scrape_success{" + kLabels + "} 0"));
+  // No successful poll yet: no count to report.
+  CHECK(f.metrics().find("leakwatch_goroutines{") == std::string::npos);
+  CHECK(f.metrics().find("leakwatch_goroutines_alert_state{") == std::string::npos);
+}
+
+TEST_CASE("loop: polls stay on the grid first + k*interval, whatever a poll takes", "[scrape]") {
+  Fixture f;
+  f.fetches->takes = 3s;  // each poll takes 3 s of the 10 s interval
+  for (int i = 0; i < 5; ++i) f.fetches->script.push_back(ok(read_testdata("patterns.debug1.txt")));
+  const auto steady0 = f.clock.steady_now();
+  const auto wall0 = f.clock.system_now();
+  f.loop->start();
+  for (int i = 0; i < 5; ++i) f.next_tick();
+  REQUIRE(f.fetches->calls.size() == 5);
+  // The first poll sits at the target's offset in wall time, the rest exactly one interval apart.
+  const auto& s = f.loop->settings();
+  const auto first = f.fetches->calls[0];
+  CHECK(first == scrape::first_tick(steady0, wall0, s.interval, scrape::schedule_offset("api/127.0.0.1:6060", s.interval)));
+  for (std::size_t i = 1; i < f.fetches->calls.size(); ++i) {
+    CHECK(f.fetches->calls[i] - first == std::chrono::seconds(10 * i));
+  }
+}
+
+TEST_CASE("loop: a poll that overruns skips the ticks it missed, and stays on the grid", "[scrape]") {
+  Fixture f;
+  f.fetches->takes = 25s;  // longer than two intervals
+  for (int i = 0; i < 3; ++i) f.fetches->script.push_back(ok(read_testdata("patterns.debug1.txt")));
+  f.loop->start();
+  for (int i = 0; i < 3; ++i) f.next_tick();
+  REQUIRE(f.fetches->calls.size() == 3);
+  CHECK(f.fetches->calls[1] - f.fetches->calls[0] == 30s);
+  CHECK(f.fetches->calls[2] - f.fetches->calls[1] == 30s);
+}
+
+TEST_CASE("loop: stop before start never polls and removes the series", "[scrape]") {
+  Fixture f;
+  bool stopped = false;
+  f.loop->stop([&] { stopped = true; });
+  f.drain();
+  CHECK(stopped);
+  f.loop->start();
+  f.drain();
+  CHECK(f.clock.pending_timers() == 0);
+  CHECK(f.fetches->calls.empty());
+  CHECK(f.set.size() == 0);
+  CHECK(f.metrics().find(kLabels) == std::string::npos);
+}
+
+TEST_CASE("loop: stop while waiting for the next tick cancels the timer", "[scrape]") {
+  Fixture f;
+  f.loop->start();
+  f.drain();
+  REQUIRE(f.clock.pending_timers() == 1);
+  bool stopped = false;
+  f.loop->stop([&] { stopped = true; });
+  f.drain();
+  CHECK(stopped);
+  CHECK(f.clock.pending_timers() == 0);
+  CHECK(f.fetches->calls.empty());
+  CHECK(f.set.size() == 0);
+}
+
+TEST_CASE("loop: stop during a poll cancels the fetch and records nothing", "[scrape]") {
+  Fixture f;  // nothing scripted: the first fetch stays pending
+  f.loop->start();
+  f.next_tick();
+  REQUIRE(f.fetches->calls.size() == 1);
+  REQUIRE(f.fetches->pending);
+  int stopped = 0;
+  f.loop->stop([&] { ++stopped; });
+  f.loop->stop([&] { ++stopped; });  // more than once: each caller hears back
+  f.drain();
+  CHECK(f.fetches->cancels >= 1);
+  CHECK(stopped == 2);
+  CHECK(f.set.size() == 0);
+  CHECK(f.clock.pending_timers() == 0);
+  // A stop after the loop ended still calls back.
+  f.loop->stop([&] { ++stopped; });
+  f.drain();
+  CHECK(stopped == 3);
+}
+
+TEST_CASE("loop: an exception in the poll path ends the loop, removes its series and reports it", "[scrape]") {
+  struct Throwing : common::Fetcher {
+    void fetch(common::SteadyTime, std::function<void(common::FetchResult)>) override { throw std::runtime_error("boom"); }
+    void cancel() noexcept override {}
+  };
+  asio::io_context io;
+  common::ManualClock clock;
+  scrape::SeriesSet set;
+  std::vector<std::string> crashes;
+  scrape::LoopHooks hooks;
+  hooks.on_crash = [&](const std::string& what) { crashes.push_back(what); };
+  scrape::Loop loop(io, settings(), std::make_unique<Throwing>(), set.add({{"service", "api"}}, pprof::ProfileKind::goroutine),
+                    clock, std::move(hooks));
+  loop.start();
+  io.poll();
+  clock.advance(10s);
+  io.restart();
+  io.poll();
+  REQUIRE(crashes.size() == 1);
+  CHECK(crashes[0] == "boom");
+  CHECK(set.size() == 0);
+  CHECK(clock.pending_timers() == 0);
+  bool stopped = false;
+  loop.stop([&] { stopped = true; });
+  io.restart();
+  io.poll();
+  CHECK(stopped);
+}
