@@ -3,6 +3,7 @@
 // (events, bookmarks, dropped connections, 410 Gone as an HTTP status and as an ERROR event).
 
 #include "leakwatch/discovery/kubernetes.hpp"
+#include "leakwatch/http/resolver.hpp"
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -279,7 +280,7 @@ Targets targets_of(const std::vector<TargetGroup>& groups) {
 class Harness {
  public:
   explicit Harness(KubernetesOptions options) {
-    auto made = make_kubernetes_provider(io_, std::move(options));
+    auto made = make_kubernetes_provider(io_, std::move(options), std::make_shared<leakwatch::http::Resolver>());
     REQUIRE(made.has_value());
     provider_ = std::move(*made);
     thread_ = std::thread([this] { io_.run(); });
@@ -448,23 +449,24 @@ TEST_CASE("pod_target on watch events and odd objects", "[discovery][kubernetes]
 
 TEST_CASE("make_kubernetes_provider checks its options", "[discovery][kubernetes]") {
   asio::io_context io;
+  const auto resolver = std::make_shared<leakwatch::http::Resolver>();
   KubernetesOptions o;
   o.api_server = "ftp://example";
-  CHECK_FALSE(make_kubernetes_provider(io, o).has_value());
+  CHECK_FALSE(make_kubernetes_provider(io, o, resolver).has_value());
   o.api_server = "https://[::1";
-  CHECK_FALSE(make_kubernetes_provider(io, o).has_value());
+  CHECK_FALSE(make_kubernetes_provider(io, o, resolver).has_value());
   o.api_server = "https://example:99999";
-  CHECK_FALSE(make_kubernetes_provider(io, o).has_value());
+  CHECK_FALSE(make_kubernetes_provider(io, o, resolver).has_value());
   o.api_server = "https://example:6443";
   o.ca_file = "/nonexistent/ca.crt";
-  const auto bad_ca = make_kubernetes_provider(io, o);
+  const auto bad_ca = make_kubernetes_provider(io, o, resolver);
   REQUIRE_FALSE(bad_ca.has_value());
   CHECK(bad_ca.error().message.find("ca_file") != std::string::npos);
   o.ca_file.clear();
   o.insecure_skip_verify = true;
-  CHECK(make_kubernetes_provider(io, o).has_value());
+  CHECK(make_kubernetes_provider(io, o, resolver).has_value());
   o.api_server = "http://[::1]:8080/prefix/";
-  CHECK(make_kubernetes_provider(io, o).has_value());
+  CHECK(make_kubernetes_provider(io, o, resolver).has_value());
 }
 
 // ---- the provider against the fake API server -----------------------------------------------------------

@@ -1,5 +1,6 @@
 #include "leakwatch/discovery/file_sd.hpp"
 
+#include "leakwatch/common/file.hpp"
 #include "leakwatch/common/hash.hpp"
 #include "leakwatch/common/log.hpp"
 #include "leakwatch/config/load.hpp"
@@ -39,31 +40,6 @@ Stat stat_file(const std::string& path) {
   if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return {};
   return {true, static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
           static_cast<std::int64_t>(st.st_size), static_cast<std::uint64_t>(st.st_ino)};
-}
-
-// The whole file, or an error message.
-bool read_file(const std::string& path, std::string& out, std::string& err) {
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!f) {
-    err = std::error_code(errno, std::generic_category()).message();
-    return false;
-  }
-  out.clear();
-  std::array<char, 64 * 1024> buf{};
-  while (true) {
-    const std::size_t n = std::fread(buf.data(), 1, buf.size(), f.get());
-    out.append(buf.data(), n);
-    if (out.size() > kMaxFileBytes) {
-      err = "larger than " + std::to_string(kMaxFileBytes >> 20) + " MiB";
-      return false;
-    }
-    if (n < buf.size()) break;
-  }
-  if (std::ferror(f.get())) {
-    err = std::error_code(errno, std::generic_category()).message();
-    return false;
-  }
-  return true;
 }
 
 }  // namespace
@@ -178,13 +154,13 @@ bool FileDiscoverer::refresh_file(const std::string& path, FileState& state, boo
   state.size = st.size;
   state.inode = st.inode;
 
-  std::string bytes;
-  std::string err;
-  if (!read_file(path, bytes, err)) {
+  auto read = common::read_file(path, kMaxFileBytes);
+  if (!read) {
     common::log(*log_, spdlog::level::warn, "file_sd: cannot read file; keeping its previous targets",
-                {Field{"job", job_}, Field{"file", path}, Field{"err", err}});
+                {Field{"job", job_}, Field{"file", path}, Field{"err", read.error().message}});
     return false;
   }
+  const std::string& bytes = *read;
   const std::uint64_t hash = common::stable_hash(bytes);
   if (state.parsed && hash == state.content_hash) return false;
   state.content_hash = hash;

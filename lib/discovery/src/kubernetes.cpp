@@ -1,26 +1,25 @@
 #include "leakwatch/discovery/kubernetes.hpp"
 
 #include "kubernetes_client.hpp"
+#include "leakwatch/common/awaitable.hpp"
+#include "leakwatch/common/file.hpp"
 #include "leakwatch/common/log.hpp"
+#include "leakwatch/config/config.hpp"
+#include "leakwatch/http/tls.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
-#include <fstream>
 #include <map>
 #include <random>
-#include <sstream>
 
 namespace leakwatch::discovery {
 namespace asio = boost::asio;
@@ -35,7 +34,7 @@ constexpr std::string_view kPathAnnotation = "leakwatch.io/path";
 constexpr unsigned kDefaultPort = 6060;
 constexpr std::string_view kServiceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount/";
 constexpr std::size_t kMaxTokenBytes = 64 * 1024;
-constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+using common::kNoThrow;
 
 // Null for anything but an object member holding an object / a string.
 const json::object* child_object(const json::object* o, std::string_view key) {
@@ -80,34 +79,14 @@ std::optional<unsigned> named_pprof_port(const json::object* spec) {
   return std::nullopt;
 }
 
-// The rules of a job's profile_path: absolute, no query (the job's format: picks ?debug=N), no fragment,
-// no spaces or control characters.
-bool valid_path(std::string_view path) {
-  if (!path.starts_with('/')) return false;
-  return std::none_of(path.begin(), path.end(), [](char c) {
-    return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '#' || c == '?';
-  });
-}
-
-std::string read_token(const std::string& path, std::string& error) {
-  error.clear();
-  if (path.empty()) return {};
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = "cannot read bearer_token_file " + path;
-    return {};
-  }
-  std::string token(kMaxTokenBytes + 1, '\0');
-  in.read(token.data(), static_cast<std::streamsize>(token.size()));
-  token.resize(static_cast<std::size_t>(in.gcount()));
-  if (token.size() > kMaxTokenBytes) {
-    error = "bearer_token_file " + path + " is too large";
-    return {};
-  }
-  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
-  if (token.find_first_of("\r\n") != std::string::npos) {
-    error = "bearer_token_file " + path + " holds more than one line";
-    return {};
+// The bearer token, re-read for every request so a rotated (projected) token is picked up. Empty path: none.
+common::Result<std::string> read_token(const std::string& path) {
+  if (path.empty()) return common::Result<std::string>(boost::system::in_place_value);
+  auto token = common::read_file(path, kMaxTokenBytes);
+  if (!token) return common::Error(token.error().code, "bearer_token_file " + path + ": " + token.error().message);
+  while (!token->empty() && std::isspace(static_cast<unsigned char>(token->back()))) token->pop_back();
+  if (token->find_first_of("\r\n") != std::string::npos) {
+    return common::Error("bearer_token_file " + path + " holds more than one line");
   }
   return token;
 }
@@ -179,8 +158,8 @@ PodTarget pod_target(const json::value& pod) {
   g.source = out.source;
   if (annotations->contains(kPathAnnotation)) {
     const auto path = child_string(annotations, kPathAnnotation);
-    if (!valid_path(path)) {
-      out.problem = "invalid " + std::string(kPathAnnotation) + " annotation \"" + std::string(path.substr(0, 64)) + "\"";
+    if (const auto ok = config::check_profile_path(path); !ok) {
+      out.problem = "invalid " + std::string(kPathAnnotation) + " annotation: " + ok.error().message;
       return out;
     }
     g.profile_path = std::string(path);
@@ -221,8 +200,8 @@ struct PodStream {
 
 class KubernetesDiscoverer : public std::enable_shared_from_this<KubernetesDiscoverer> {
  public:
-  KubernetesDiscoverer(asio::io_context& io, KubernetesOptions options, k8s::ApiServer server,
-                       std::shared_ptr<asio::ssl::context> tls)
+  KubernetesDiscoverer(asio::io_context& io, KubernetesOptions options, const k8s::ApiServer& server,
+                       std::shared_ptr<http::TlsContext> tls, std::shared_ptr<http::Resolver> resolver)
       : strand_(asio::make_strand(io)),
         options_(std::move(options)),
         flush_timer_(strand_),
@@ -232,8 +211,8 @@ class KubernetesDiscoverer : public std::enable_shared_from_this<KubernetesDisco
     namespaces.erase(std::unique(namespaces.begin(), namespaces.end()), namespaces.end());
     if (namespaces.empty()) namespaces.emplace_back();
     for (auto& ns : namespaces) {
-      auto client = std::make_unique<k8s::ApiClient>(strand_, server, tls, options_.server_name,
-                                                     !options_.insecure_skip_verify);
+      auto client = std::make_unique<k8s::ApiClient>(io, strand_, server, tls, options_.server_name,
+                                                     !options_.insecure_skip_verify, resolver);
       streams_.push_back(std::make_unique<PodStream>(std::move(ns), std::move(client), strand_));
     }
     prefix_ = server.prefix;
@@ -248,15 +227,8 @@ class KubernetesDiscoverer : public std::enable_shared_from_this<KubernetesDisco
         ++self->running_;
         asio::co_spawn(self->strand_, self->run(*s), [self](std::exception_ptr e) {
           if (e) {
-            try {
-              std::rethrow_exception(e);
-            } catch (const std::exception& ex) {
-              common::log(*self->log_, spdlog::level::err, "kubernetes discovery failed",
-                          {{"job", self->options_.job_name}, {"err", ex.what()}});
-            } catch (...) {
-              common::log(*self->log_, spdlog::level::err, "kubernetes discovery failed",
-                          {{"job", self->options_.job_name}, {"err", "unknown exception"}});
-            }
+            common::log(*self->log_, spdlog::level::err, "kubernetes discovery failed",
+                        {{"job", self->options_.job_name}, {"err", common::describe(e)}});
           }
           if (--self->running_ == 0 && self->stopping_) self->finish();
         });
@@ -420,41 +392,40 @@ class KubernetesDiscoverer : public std::enable_shared_from_this<KubernetesDisco
     std::string rv;
     int restarts = 0;
     for (;;) {
-      std::string error;
-      const auto token = read_token(options_.bearer_token_file, error);
-      if (!error.empty()) {
+      const auto token = read_token(options_.bearer_token_file);
+      if (!token) {
         out.step = Step::failed;
-        out.error = error;
+        out.error = token.error().message;
         co_return out;
       }
       std::string target = pods_path(s) + "?limit=" + std::to_string(options_.page_size);
       if (!continue_token.empty()) target += "&continue=" + url_encode(continue_token);
-      auto r = co_await s.client->get(target, token, SteadyClock::now() + options_.request_timeout,
+      auto r = co_await s.client->get(target, *token, SteadyClock::now() + options_.request_timeout,
                                       options_.max_page_bytes);
       if (stopping_) {
         out.step = Step::stopped;
         co_return out;
       }
-      if (!r.error.empty()) {
+      if (!r) {
         out.step = Step::failed;
-        out.error = r.error;
+        out.error = r.error().message;
         co_return out;
       }
-      if (r.status == 410 && !continue_token.empty() && ++restarts <= 3) {
+      if (r->status == 410 && !continue_token.empty() && ++restarts <= 3) {
         // The continue token expired between pages: start the list over.
         continue_token.clear();
         fresh.clear();
         continue;
       }
-      if (r.status != 200) {
+      if (r->status != 200) {
         out.step = Step::failed;
-        out.error = status_error(r.status, r.body);
+        out.error = status_error(r->status, r->body);
         co_return out;
       }
       error_code ec;
-      const auto v = json::parse(r.body, ec);
-      r.body.clear();
-      r.body.shrink_to_fit();
+      const auto v = json::parse(r->body, ec);
+      r->body.clear();
+      r->body.shrink_to_fit();
       const auto* obj = v.if_object();
       const auto* items = obj != nullptr ? obj->if_contains("items") : nullptr;
       if (ec || items == nullptr || !(items->is_array() || items->is_null())) {
@@ -485,11 +456,10 @@ class KubernetesDiscoverer : public std::enable_shared_from_this<KubernetesDisco
 
   asio::awaitable<StepResult> watch(PodStream& s) {
     StepResult out;
-    std::string error;
-    const auto token = read_token(options_.bearer_token_file, error);
-    if (!error.empty()) {
+    const auto token = read_token(options_.bearer_token_file);
+    if (!token) {
       out.step = Step::failed;
-      out.error = error;
+      out.error = token.error().message;
       co_return out;
     }
     // Spread the watches' ends like client-go does (timeout in [T, 2T)), so many daemons do not re-watch in step.
@@ -544,25 +514,25 @@ class KubernetesDiscoverer : public std::enable_shared_from_this<KubernetesDisco
       if (!rv.empty()) s.resource_version = std::move(rv);
       return true;
     };
-    auto r = co_await s.client->stream(target, token, head_deadline, body_deadline, options_.max_line_bytes, on_line);
+    auto r = co_await s.client->stream(target, *token, head_deadline, body_deadline, options_.max_line_bytes, on_line);
     if (stopping_) {
       out.step = Step::stopped;
       co_return out;
     }
     if (out.step != Step::ok) co_return out;  // decided by an event
-    if (!r.error.empty()) {
+    if (!r) {
       out.step = Step::failed;
-      out.error = r.error;
-      out.relist = r.error.starts_with("watch event exceeds");
+      out.error = r.error().message;
+      out.relist = r.error().code == common::Errc::too_large;  // resuming would meet the same event
       co_return out;
     }
-    if (r.status == 410) {
+    if (r->status == 410) {
       out.step = Step::gone;
       co_return out;
     }
-    if (r.status != 200) {
+    if (r->status != 200) {
       out.step = Step::failed;
-      out.error = status_error(r.status, r.body);
+      out.error = status_error(r->status, r->body);
     }
     co_return out;
   }
@@ -627,7 +597,8 @@ class KubernetesProvider final : public Provider {
 
 }  // namespace
 
-common::Result<std::unique_ptr<Provider>> make_kubernetes_provider(asio::io_context& io, KubernetesOptions options) {
+common::Result<std::unique_ptr<Provider>> make_kubernetes_provider(asio::io_context& io, KubernetesOptions options,
+                                                                   std::shared_ptr<http::Resolver> resolver) {
   if (options.api_server.empty()) {
     const char* host = std::getenv("KUBERNETES_SERVICE_HOST");
     const char* port = std::getenv("KUBERNETES_SERVICE_PORT");
@@ -647,19 +618,14 @@ common::Result<std::unique_ptr<Provider>> make_kubernetes_provider(asio::io_cont
     return common::Error("kubernetes_sd: invalid tuning options");
   }
 
-  std::shared_ptr<asio::ssl::context> tls;
+  std::shared_ptr<http::TlsContext> tls;
   if (server->https) {
-    tls = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
-    error_code ec;
-    if (!options.ca_file.empty()) {
-      tls->load_verify_file(options.ca_file, ec);
-      if (ec) return common::Error("kubernetes_sd: cannot load ca_file " + options.ca_file + ": " + ec.message());
-    } else {
-      tls->set_default_verify_paths(ec);
-      if (ec) return common::Error("kubernetes_sd: cannot load the system trust store: " + ec.message());
-    }
+    auto made = http::make_client_tls({options.ca_file});
+    if (!made) return common::Error(made.error().code, "kubernetes_sd: " + made.error().message);
+    tls = std::move(*made);
   }
-  auto impl = std::make_shared<KubernetesDiscoverer>(io, std::move(options), std::move(*server), std::move(tls));
+  auto impl = std::make_shared<KubernetesDiscoverer>(io, std::move(options), *server, std::move(tls),
+                                                     std::move(resolver));
   return std::unique_ptr<Provider>(std::make_unique<KubernetesProvider>(std::move(impl)));
 }
 

@@ -1,47 +1,166 @@
 #include "kubernetes_client.hpp"
 
-#include "leakwatch/common/version.hpp"
-
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/ip/address.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/error.hpp>
-#include <boost/beast/http/buffer_body.hpp>
-#include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/http/error.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
-#include <boost/beast/ssl.hpp>
-
-#include <openssl/ssl.h>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
-#include <vector>
+#include <mutex>
+#include <optional>
+#include <utility>
 
 namespace leakwatch::discovery::k8s {
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using boost::system::error_code;
+
+using common::Errc;
+using common::Error;
+using common::SteadyTime;
 
 namespace {
 
-constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t kReadChunk = 64 * 1024;
-constexpr std::size_t kErrorBodyLimit = 64 * 1024;  // enough for a Status object's message
+constexpr std::size_t kErrorBodyLimit = 64 * 1024;  // what http::Client keeps of an error body
 
-std::string transport_error(const error_code& ec, std::string_view step) {
-  if (ec == beast::error::timeout) return std::string(step) + ": deadline exceeded";
-  return std::string(step) + ": " + ec.message();
+// Watch bytes received but not yet handed to the line callback: the client reads on its own strand while
+// the callback runs on the caller's, so a caller that falls far behind ends the watch instead of buffering.
+constexpr std::size_t kMinBacklog = 8 << 20;
+
+// An http::Client operation as an Asio operation, so a coroutine can co_await it; the response comes back
+// on the awaiting coroutine's executor (its strand), posted after everything the operation posted before.
+template <class Start, class Token>
+auto async_call(Start start, Token&& token) {
+  return asio::async_initiate<Token, void(http::Response)>(
+      [start](auto handler) {
+        auto executor = asio::get_associated_executor(handler);
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        start([shared, executor](http::Response r) mutable {
+          asio::dispatch(executor, [shared, r = std::move(r)]() mutable { (*shared)(std::move(r)); });
+        });
+      },
+      token);
 }
 
-bool is_ip_literal(const std::string& host) {
-  error_code ec;
-  asio::ip::make_address(host, ec);
-  return !ec;
+// What a finished exchange that was not stopped by the caller means.
+common::Result<ApiResponse> to_result(http::Response r) {
+  switch (r.outcome) {
+    case common::Outcome::success:
+    case common::Outcome::http_error:
+      if (r.status != 0) return ApiResponse{r.status, std::move(r.body)};
+      return Error(Errc::connect, std::move(r.error));
+    case common::Outcome::timeout: return Error(Errc::timeout, std::move(r.error));
+    case common::Outcome::too_large: return Error(Errc::too_large, std::move(r.error));
+    case common::Outcome::parse_error: return Error(Errc::invalid, std::move(r.error));
+    case common::Outcome::connect_error: return Error(Errc::connect, std::move(r.error));
+  }
+  return Error(Errc::connect, std::move(r.error));
 }
+
+http::Endpoint endpoint_of(const ApiServer& server, std::string server_name, bool verify) {
+  http::Endpoint e;
+  e.host = server.host;
+  e.port = server.port;
+  e.host_header = server.host_header;
+  e.https = server.https;
+  e.tls_verify = verify;
+  e.server_name = std::move(server_name);
+  return e;
+}
+
+// A watch body cut into lines. The client hands bytes over on its strand (feed); they are split and given
+// to the line callback on the caller's strand (drain), in order.
+class LineSplitter : public std::enable_shared_from_this<LineSplitter> {
+ public:
+  LineSplitter(asio::any_io_executor executor, http::Client& client, std::size_t max_line, ApiClient::LineFn on_line)
+      : executor_(std::move(executor)),
+        client_(client),
+        max_line_(max_line),
+        max_backlog_(std::max(kMinBacklog, 4 * max_line)),
+        on_line_(std::move(on_line)) {}
+
+  // The client's strand. False stops the read.
+  bool feed(std::string_view bytes) {
+    if (stop_.load(std::memory_order_acquire)) return false;
+    std::lock_guard lock(mutex_);
+    if (incoming_.size() + bytes.size() > max_backlog_) {
+      overflow_.store(true, std::memory_order_release);
+      stop_.store(true, std::memory_order_release);
+      return false;
+    }
+    incoming_.append(bytes);
+    if (!drain_posted_) {
+      drain_posted_ = true;
+      asio::post(executor_, [self = shared_from_this()] { self->drain(); });
+    }
+    return true;
+  }
+
+  // The caller's strand, after the exchange ended: the outcome, given how the body ended.
+  common::Result<ApiResponse> finish(http::Response r) {
+    if (error_) return std::move(*error_);
+    if (overflow_.load(std::memory_order_acquire)) {
+      return Error(Errc::too_large, "watch events arrive faster than they are handled");
+    }
+    if (reader_stopped_) return ApiResponse{200, {}};
+    auto result = to_result(std::move(r));
+    if (result && result->status == 200 && !pending_.empty()) on_line_(pending_);
+    return result;
+  }
+
+ private:
+  void drain() {
+    std::string bytes;
+    {
+      std::lock_guard lock(mutex_);
+      bytes.swap(incoming_);
+      drain_posted_ = false;
+    }
+    if (stop_.load(std::memory_order_acquire)) return;
+    pending_.append(bytes);
+    std::size_t start = 0;
+    for (auto nl = pending_.find('\n'); nl != std::string::npos; nl = pending_.find('\n', start)) {
+      std::string_view line(pending_.data() + start, nl - start);
+      start = nl + 1;
+      if (line.ends_with('\r')) line.remove_suffix(1);
+      if (line.size() > max_line_) return fail();
+      if (!line.empty() && !on_line_(line)) {
+        reader_stopped_ = true;
+        return halt();
+      }
+    }
+    pending_.erase(0, start);
+    if (pending_.size() > max_line_) fail();
+  }
+
+  void fail() {
+    error_ = Error(Errc::too_large, "watch event exceeds " + std::to_string(max_line_) + " bytes");
+    halt();
+  }
+
+  void halt() {
+    stop_.store(true, std::memory_order_release);
+    client_.cancel();
+  }
+
+  asio::any_io_executor executor_;
+  http::Client& client_;  // outlives the exchange: the ApiClient awaits it
+  const std::size_t max_line_;
+  const std::size_t max_backlog_;
+  ApiClient::LineFn on_line_;
+
+  std::mutex mutex_;
+  std::string incoming_;  // guarded by mutex_
+  bool drain_posted_ = false;  // guarded by mutex_
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> overflow_{false};
+
+  // The caller's strand only.
+  std::string pending_;  // a partial line
+  std::optional<Error> error_;
+  bool reader_stopped_ = false;
+};
 
 }  // namespace
 
@@ -98,190 +217,60 @@ common::Result<ApiServer> parse_api_server(std::string_view url) {
   return s;
 }
 
-ApiClient::ApiClient(asio::any_io_executor executor, ApiServer server, std::shared_ptr<asio::ssl::context> tls,
-                     std::string server_name, bool verify)
+ApiClient::ApiClient(asio::io_context& io, asio::any_io_executor executor, const ApiServer& server,
+                     std::shared_ptr<http::TlsContext> tls, std::string server_name, bool verify,
+                     std::shared_ptr<http::Resolver> resolver)
     : executor_(std::move(executor)),
-      server_(std::move(server)),
-      tls_ctx_(std::move(tls)),
-      server_name_(std::move(server_name)),
-      verify_(verify),
-      user_agent_("leakwatch/" + std::string(common::version())),
-      resolver_(executor_) {
-  if (server_name_.empty()) server_name_ = server_.host;
-}
+      client_(io, endpoint_of(server, std::move(server_name), verify), std::move(tls), std::move(resolver)) {}
 
-void ApiClient::close() noexcept {
-  resolver_.cancel();
-  error_code ignored;
-  if (tcp_) tcp_->socket().close(ignored);
-  if (tls_) beast::get_lowest_layer(*tls_).socket().close(ignored);
+http::Request ApiClient::request(const std::string& target, const std::string& token,
+                                 std::uint64_t body_limit) const {
+  http::Request r;
+  r.target = target;
+  r.headers.emplace_back("Accept", "application/json");
+  if (!token.empty()) r.headers.emplace_back("Authorization", "Bearer " + token);
+  r.body_limit = body_limit;
+  r.accept_gzip = false;
+  r.keep_alive = true;  // a list's pages share one connection
+  return r;
 }
 
 void ApiClient::cancel() noexcept {
   cancelled_ = true;
-  close();
+  client_.cancel();
 }
 
-asio::awaitable<std::string> ApiClient::connect(Clock::time_point deadline) {
-  close();
-  tcp_.reset();
-  tls_.reset();
-  buffer_.clear();
-  if (server_.https && !tls_ctx_) co_return "no TLS context for an https api_server";
-
-  auto [rec, results] = co_await resolver_.async_resolve(server_.host, server_.port, kNoThrow);
-  if (cancelled_) co_return "cancelled";
-  if (rec) co_return "resolve " + server_.host + ": " + rec.message();
-  if (Clock::now() >= deadline) co_return "resolve: deadline exceeded";
-
-  beast::tcp_stream* lowest = nullptr;
-  if (server_.https) {
-    tls_.emplace(executor_, *tls_ctx_);
-    lowest = &beast::get_lowest_layer(*tls_);
-  } else {
-    tcp_.emplace(executor_);
-    lowest = &*tcp_;
-  }
-  lowest->expires_at(deadline);
-  auto [cec, ep] = co_await lowest->async_connect(results, kNoThrow);
-  if (cancelled_) co_return "cancelled";
-  if (cec) co_return transport_error(cec, "connect");
-  if (!server_.https) co_return std::string();
-
-  // SNI must be a host name, never an IP literal (RFC 6066 section 3).
-  if (!is_ip_literal(server_name_) && !SSL_set_tlsext_host_name(tls_->native_handle(), server_name_.c_str())) {
-    co_return "TLS: cannot set server name";
-  }
-  if (verify_) {
-    tls_->set_verify_mode(asio::ssl::verify_peer);
-    tls_->set_verify_callback(asio::ssl::host_name_verification(server_name_));
-  } else {
-    tls_->set_verify_mode(asio::ssl::verify_none);
-  }
-  auto [hec] = co_await tls_->async_handshake(asio::ssl::stream_base::client, kNoThrow);
-  if (cancelled_) co_return "cancelled";
-  if (hec) co_return transport_error(hec, "TLS handshake");
-  co_return std::string();
+asio::awaitable<common::Result<ApiResponse>> ApiClient::get(const std::string& target, const std::string& token,
+                                                            SteadyTime deadline, std::uint64_t body_limit) {
+  if (cancelled_) co_return Error(Errc::cancelled, "cancelled");
+  // The callable given to async_call holds only references and trivially destructible values. Built with
+  // GCC 12, a version that captured the request by value freed its header buffer while the client's moved-to
+  // copy still used it (ASan: heap-use-after-free in discovery_test): keep owning temporaries out of
+  // co_await expressions.
+  auto req = request(target, token, body_limit);
+  auto r = co_await async_call(
+      [this, &req, deadline](auto done) { client_.get(std::move(req), deadline, std::move(done)); },
+      asio::use_awaitable);
+  if (cancelled_) co_return Error(Errc::cancelled, "cancelled");
+  co_return to_result(std::move(r));
 }
 
-asio::awaitable<ApiResponse> ApiClient::get(const std::string& target, const std::string& token,
-                                            Clock::time_point deadline, std::uint64_t body_limit) {
-  ApiResponse r;
-  if (cancelled_) {
-    r.error = "cancelled";
-    co_return r;
-  }
-  r.error = co_await connect(deadline);
-  if (r.error.empty()) {
-    // Plain if/else rather than ?: around co_await: GCC 12 mishandles temporaries in that form.
-    if (tcp_) {
-      r = co_await exchange(*tcp_, target, token, body_limit, 0, nullptr, std::nullopt);
-    } else {
-      r = co_await exchange(*tls_, target, token, body_limit, 0, nullptr, std::nullopt);
-    }
-  }
-  close();
-  co_return r;
-}
-
-asio::awaitable<ApiResponse> ApiClient::stream(const std::string& target, const std::string& token,
-                                               Clock::time_point head_deadline, Clock::time_point body_deadline,
-                                               std::size_t max_line, LineFn on_line) {
-  ApiResponse r;
-  if (cancelled_) {
-    r.error = "cancelled";
-    co_return r;
-  }
-  r.error = co_await connect(head_deadline);
-  if (r.error.empty()) {
-    if (tcp_) {
-      r = co_await exchange(*tcp_, target, token, kErrorBodyLimit, max_line, &on_line, body_deadline);
-    } else {
-      r = co_await exchange(*tls_, target, token, kErrorBodyLimit, max_line, &on_line, body_deadline);
-    }
-  }
-  close();
-  co_return r;
-}
-
-template <class Stream>
-asio::awaitable<ApiResponse> ApiClient::exchange(Stream& stream, const std::string& target, const std::string& token,
-                                                 std::uint64_t body_limit, std::size_t max_line,
-                                                 const LineFn* on_line,
-                                                 std::optional<Clock::time_point> body_deadline) {
-  ApiResponse r;
-  http::request<http::empty_body> req{http::verb::get, target, 11};
-  req.set(http::field::host, server_.host_header);
-  req.set(http::field::user_agent, user_agent_);
-  req.set(http::field::accept, "application/json");
-  if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
-  req.keep_alive(false);
-  auto [wec, written] = co_await http::async_write(stream, req, kNoThrow);
-  if (cancelled_) wec = asio::error::operation_aborted;
-  if (wec) {
-    r.error = transport_error(wec, "write request");
-    co_return r;
-  }
-
-  http::response_parser<http::buffer_body> parser;
-  parser.body_limit(boost::none);  // counted here: per line for a watch, per body otherwise
-  auto [hec, hn] = co_await http::async_read_header(stream, buffer_, parser, kNoThrow);
-  if (cancelled_) hec = asio::error::operation_aborted;
-  if (hec) {
-    r.error = transport_error(hec, "read response header");
-    co_return r;
-  }
-  r.status = parser.get().result_int();
-  if (body_deadline) beast::get_lowest_layer(stream).expires_at(*body_deadline);
-  const bool lines = on_line != nullptr && r.status == 200;
-  const std::uint64_t limit = lines ? 0 : (r.status == 200 ? body_limit : std::min<std::uint64_t>(body_limit, kErrorBodyLimit));
-
-  std::vector<char> chunk(kReadChunk);
-  std::string pending;  // a watch's partial line
-  while (!parser.is_done()) {
-    parser.get().body().data = chunk.data();
-    parser.get().body().size = chunk.size();
-    auto [ec, n] = co_await http::async_read_some(stream, buffer_, parser, kNoThrow);
-    if (cancelled_) ec = asio::error::operation_aborted;
-    if (ec == http::error::need_buffer) ec = {};
-    if (ec) {
-      r.error = transport_error(ec, "read response body");
-      co_return r;
-    }
-    const std::size_t got = chunk.size() - parser.get().body().size;
-    if (!lines) {
-      if (r.body.size() + got > limit) {
-        if (r.status != 200) break;  // the start of an error body is enough
-        r.error = "response body exceeds " + std::to_string(limit) + " bytes";
-        co_return r;
-      }
-      r.body.append(chunk.data(), got);
-      continue;
-    }
-    pending.append(chunk.data(), got);
-    std::size_t start = 0;
-    for (auto nl = pending.find('\n'); nl != std::string::npos; nl = pending.find('\n', start)) {
-      std::string_view line(pending.data() + start, nl - start);
-      start = nl + 1;
-      if (line.ends_with('\r')) line.remove_suffix(1);
-      if (line.size() > max_line) {
-        r.error = "watch event exceeds " + std::to_string(max_line) + " bytes";
-        co_return r;
-      }
-      if (!line.empty() && !(*on_line)(line)) co_return r;
-      if (cancelled_) {
-        r.error = "cancelled";
-        co_return r;
-      }
-    }
-    pending.erase(0, start);
-    if (pending.size() > max_line) {
-      r.error = "watch event exceeds " + std::to_string(max_line) + " bytes";
-      co_return r;
-    }
-  }
-  if (lines && !pending.empty()) (*on_line)(pending);
-  co_return r;
+asio::awaitable<common::Result<ApiResponse>> ApiClient::stream(const std::string& target, const std::string& token,
+                                                               SteadyTime head_deadline, SteadyTime body_deadline,
+                                                               std::size_t max_line, LineFn on_line) {
+  if (cancelled_) co_return Error(Errc::cancelled, "cancelled");
+  auto splitter = std::make_shared<LineSplitter>(executor_, client_, max_line, std::move(on_line));
+  auto req = request(target, token, kErrorBodyLimit);
+  req.keep_alive = false;
+  auto r = co_await async_call(
+      [this, &req, head_deadline, body_deadline, &splitter](auto done) {
+        client_.stream(
+            std::move(req), head_deadline, body_deadline,
+            [splitter](std::string_view bytes) { return splitter->feed(bytes); }, std::move(done));
+      },
+      asio::use_awaitable);
+  if (cancelled_) co_return Error(Errc::cancelled, "cancelled");
+  co_return splitter->finish(std::move(r));
 }
 
 }  // namespace leakwatch::discovery::k8s

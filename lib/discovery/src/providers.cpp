@@ -7,7 +7,8 @@
 
 namespace leakwatch::discovery {
 
-std::shared_ptr<Provider> make_provider(boost::asio::io_context& io, const std::string& job, const SdConfig& sd) {
+std::shared_ptr<Provider> make_provider(boost::asio::io_context& io, const std::string& job, const SdConfig& sd,
+                                        std::shared_ptr<http::Resolver> resolver) {
   if (const auto* file = std::get_if<config::FileSdConfig>(&sd)) {
     return std::make_shared<FileDiscoverer>(io, job, *file);
   }
@@ -20,7 +21,7 @@ std::shared_ptr<Provider> make_provider(boost::asio::io_context& io, const std::
   options.insecure_skip_verify = k.tls_config.insecure_skip_verify;
   options.namespaces = k.namespaces;
   options.job_name = job;
-  auto made = make_kubernetes_provider(io, std::move(options));
+  auto made = make_kubernetes_provider(io, std::move(options), std::move(resolver));
   if (!made) {
     common::log(*common::logger("discovery"), spdlog::level::err,
                 "cannot start kubernetes discovery; the job gets no targets from it",

@@ -11,6 +11,7 @@
 
 #include "leakwatch/common/error.hpp"
 #include "leakwatch/discovery/target_group.hpp"
+#include "leakwatch/http/resolver.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/json/fwd.hpp>
@@ -61,6 +62,7 @@ PodTarget pod_target(const boost::json::value& pod);
 // Checks the options (api_server URL, the in-cluster environment, the CA file) and builds the provider.
 // The provider's updates run on its own strand of `io`. Its errors after that are logged, never thrown.
 common::Result<std::unique_ptr<Provider>> make_kubernetes_provider(boost::asio::io_context& io,
-                                                                   KubernetesOptions options);
+                                                                   KubernetesOptions options,
+                                                                   std::shared_ptr<http::Resolver> resolver);
 
 }  // namespace leakwatch::discovery
