@@ -13,7 +13,7 @@
 #
 # Dumps: capture-bench-dumps.sh. Defaults: build/bench, build/bench-dumps, 3 runs per peer,
 # --benchmark_min_time=1 with 3 repetitions (medians shown). Needs panicparse, golang-go, prometheus,
-# time and python3 (scripts/packages.txt).
+# time and python3 (scripts/packages-bench.txt; scripts/setup.sh bench).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$root/build/bench

@@ -3,6 +3,8 @@
 #   scripts/build.sh [BUILD_DIR] [release|asan|tsan|debug] [TARGET...]
 # With no TARGET it builds everything (tests included); the Dockerfile builds only the daemon:
 #   scripts/build.sh /build release leakwatch
+# LEAKWATCH_CMAKE_ARGS adds CMake arguments, e.g. LEAKWATCH_CMAKE_ARGS=-DLEAKWATCH_BUILD_TESTS=OFF (the demo
+# and the Dockerfile: then CMake looks for none of the test tools).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir=${1:-$root/build/release}
@@ -15,7 +17,8 @@ case "$kind" in
   tsan) args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DLEAKWATCH_SANITIZE=thread) ;;
   *) echo "build.sh: unknown build kind '$kind'" >&2; exit 2 ;;
 esac
-cmake -S "$root" -B "$dir" -G Ninja "${args[@]}" >/dev/null
+read -r -a extra <<<"${LEAKWATCH_CMAKE_ARGS:-}"
+cmake -S "$root" -B "$dir" -G Ninja "${args[@]}" "${extra[@]}" >/dev/null
 if [ ${#targets[@]} -eq 0 ]; then
   cmake --build "$dir" --parallel "$(nproc)"
 else

@@ -7,7 +7,7 @@
 #       100,000 goroutines in 50 groups: debug=0/1 stay small, debug=2 hits Go's 64 MiB cap and is cut
 #       mid-line, exactly as a real big process's dump is
 #   prometheus.debug0.pb.gz, prometheus.debug1.txt, prometheus.debug2.txt
-#       a real service: Debian's Prometheus server (scripts/packages.txt) scraping itself on loopback,
+#       a real service: Debian's Prometheus server (scripts/packages-bench.txt) scraping itself on loopback,
 #       a few dozen goroutines on as many distinct stacks with long module paths
 # The dumps are big (debug2 up to 64 MiB) and machine-specific, so they live outside the repository
 # (e.g. the build directory). Usage: scripts/capture-bench-dumps.sh DIR

@@ -1,25 +1,22 @@
 #!/usr/bin/env bash
-# The demo: a Go service that leaks goroutines slowly, and leakwatch watching it. Installs what it needs,
-# builds everything, starts both on loopback, prints the URLs, and runs until Ctrl-C, then stops both.
+# The demo: a Go service that leaks goroutines slowly, and leakwatch watching it. Installs what it needs (the
+# build list and a Go toolchain: scripts/setup.sh build go), builds only the leakwatch binary in a build
+# directory of its own (build/demo, tests off: no catch2, python3 or promtool needed), builds the leaking Go
+# service with the `go` on PATH (or /usr/local/go/bin/go), starts both on loopback, prints the URLs, and runs
+# until Ctrl-C, then stops both.
 #
 #   scripts/demo.sh                  leak one goroutine every 2 s (a blocked channel send)
 #   LEAK_EVERY=500ms LEAK_KIND=mutex scripts/demo.sh
+#   WEB_PORT=19863 APP_PORT=16060 scripts/demo.sh     other ports (defaults 9863 and 6060)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=$root/build/release
+build=${DEMO_BUILD_DIR:-$root/build/demo}
 work=$(mktemp -d "${TMPDIR:-/tmp}/leakwatch-demo.XXXXXX")
 leak_every=${LEAK_EVERY:-2s}
 leak_kind=${LEAK_KIND:-chansend}
 web_port=${WEB_PORT:-9863}
 app_port=${APP_PORT:-6060}
-
-"$root/scripts/setup.sh"
-echo "demo: building leakwatch (Release) in $build"
-"$root/scripts/build.sh" "$build" release
-echo "demo: building the leaking Go service"
-(cd "$root/tests/targets" && GOFLAGS=-mod=mod GOPROXY=off GOTOOLCHAIN=local GOCACHE="$build/gocache" \
-  go build -o "$work/leaky" ./leaky)
-
+t0=$SECONDS
 pids=()
 cleanup() {
   trap - EXIT INT TERM
@@ -29,6 +26,21 @@ cleanup() {
   echo "demo: stopped"
 }
 trap cleanup EXIT INT TERM
+
+"$root/scripts/setup.sh" build go
+go=$(command -v go || true)
+if [ -z "$go" ] && [ -x /usr/local/go/bin/go ]; then go=/usr/local/go/bin/go; fi
+if [ -z "$go" ]; then
+  echo "demo: no Go toolchain (go on PATH or /usr/local/go/bin/go); scripts/setup.sh go installs one" >&2
+  exit 1
+fi
+echo "demo: using $go ($("$go" version))"
+echo "demo: building leakwatch (Release, the leakwatch target only) in $build"
+LEAKWATCH_CMAKE_ARGS="-DLEAKWATCH_BUILD_TESTS=OFF" "$root/scripts/build.sh" "$build" release leakwatch
+echo "demo: building the leaking Go service"
+(cd "$root/tests/targets" && GOFLAGS=-mod=mod GOPROXY=off GOTOOLCHAIN=local GOTELEMETRY=off \
+  GOCACHE="$build/gocache" "$go" build -o "$work/leaky" ./leaky)
+echo "demo: built in $((SECONDS - t0)) s"
 
 "$work/leaky" -listen "127.0.0.1:$app_port" -leak-every "$leak_every" -kind "$leak_kind" -baseline 20 \
   >"$work/leaky.out" 2>"$work/leaky.log" &

@@ -11,7 +11,7 @@
 #   TARGET           debug0, debug1 and/or debug2 (default: all three, one after the other)
 #
 # Reproduce a finding: DIR/fuzz_<target> DIR/artifacts/<target>/crash-... (the script prints the command).
-# Needs clang and libclang-rt-14-dev (scripts/packages.txt).
+# Needs clang and libclang-rt-14-dev (scripts/packages-test.txt).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=20

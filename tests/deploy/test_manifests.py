@@ -10,7 +10,7 @@ copies are all the binary needs.
 
     test_manifests.py --leakwatch PATH [unittest arguments]
 
-Needs PyYAML (Debian python3-yaml, in scripts/packages.txt). Renders each kustomization with
+Needs PyYAML (Debian python3-yaml, in scripts/packages-test.txt). Renders each kustomization with
 `kubectl kustomize` when kubectl is installed (it works offline; `kubectl apply --dry-run` needs an API
 server, so it is not used); without kubectl that one check is skipped and the test says so.
 """
@@ -302,16 +302,23 @@ class Dockerfile(unittest.TestCase):
         starts = [i for i, l in enumerate(self.instructions) if l.upper().startswith("FROM ")]
         self.stages = [self.instructions[a:b] for a, b in zip(starts, starts[1:] + [len(self.instructions)])]
 
-    def test_one_package_list(self):
-        self.assertEqual(sorted(p.name for p in (ROOT / "scripts").glob("*packages*")), ["packages.txt"])
+    def test_build_stage_installs_only_the_build_list(self):
+        self.assertEqual(sorted(p.name for p in (ROOT / "scripts").glob("*packages*")),
+                         ["packages-bench.txt", "packages-build.txt", "packages-test.txt"])
         self.assertNotIn("runtime-packages", self.text)
         build, runtime = self.stages
         self.assertEqual(build[0].split()[1:], ["debian:bookworm", "AS", "build"])
         self.assertEqual(runtime[0].split()[1:], ["debian:bookworm-slim"])
-        runs = " ".join(l for l in build if l.startswith("RUN "))
-        self.assertIn("scripts/setup.sh", runs)   # installs scripts/packages.txt, as CI does
-        self.assertIn("scripts/build.sh", runs)   # the build CI runs
-        self.assertNotIn("apt-get", runs)
+        runs = [l for l in build if l.startswith("RUN ")]
+        (setup,) = [l for l in runs if "scripts/setup.sh" in l]
+        self.assertEqual(shlex.split(setup[len("RUN "):].split("&&")[0]), ["scripts/setup.sh", "build"])
+        self.assertIn("scripts/build.sh", " ".join(runs))   # the build CI runs
+        # The build stage configures without the tests, whose tools (catch2, promtool, go) it does not install.
+        self.assertIn('ENV LEAKWATCH_CMAKE_ARGS="-DLEAKWATCH_BUILD_TESTS=OFF"', build)
+        build_list = (ROOT / "scripts/packages-build.txt").read_text()
+        for tool in ("catch2", "prometheus", "golang-go", "libbenchmark-dev", "clang"):
+            self.assertNotRegex(build_list, rf"(?m)^{re.escape(tool)}$")
+        self.assertNotIn("apt-get", " ".join(runs))
         for l in runtime:
             self.assertNotRegex(l, r"apt-get|apt |dpkg -i", "the runtime stage installs no packages")
 
@@ -345,6 +352,13 @@ class Dockerfile(unittest.TestCase):
                     self.assertTrue(build.endswith(want), build)
                 else:
                     self.assertNotIn("--target", build)
+            # LEAKWATCH_CMAKE_ARGS (the Dockerfile's and the demo's tests-off switch) reaches the configure step.
+            log.unlink(missing_ok=True)
+            subprocess.run([str(ROOT / "scripts/build.sh"), "/x", "release", "leakwatch"], check=True, timeout=30,
+                           env=dict(env, LEAKWATCH_CMAKE_ARGS="-DLEAKWATCH_BUILD_TESTS=OFF -DFOO=1"))
+            configure = log.read_text().splitlines()[0].split()
+            self.assertIn("-DLEAKWATCH_BUILD_TESTS=OFF", configure)
+            self.assertIn("-DFOO=1", configure)
             r = subprocess.run([str(ROOT / "scripts/build.sh"), "/x", "bogus"], env=env, capture_output=True,
                                timeout=30)
             self.assertEqual(r.returncode, 2)
