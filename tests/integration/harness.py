@@ -463,11 +463,13 @@ class IntegrationTest(unittest.TestCase):
             f.write(cfg if isinstance(cfg, str) else to_yaml(cfg) + "\n")
         return path
 
-    def start_daemon(self, cfg: dict | str, *extra: str, wait_ready: bool = True, timeout: float = 15.0) -> Daemon:
-        """Writes the config, starts leakwatch on a free loopback port and waits for /-/ready (or /-/healthy)."""
+    def start_daemon(self, cfg: dict | str, *extra: str, wait_ready: bool = True, timeout: float = 15.0,
+                     wrapper: Iterable[str] = ()) -> Daemon:
+        """Writes the config, starts leakwatch on a free loopback port and waits for /-/ready (or /-/healthy).
+        `wrapper` is a command that execs leakwatch (so the PID stays leakwatch's), e.g. an `unshare` line."""
         path = self.write_config(cfg)
         port = free_port()
-        p = self.spawn("leakwatch", [OPTS.leakwatch, f"--config.file={path}",
+        p = self.spawn("leakwatch", [*wrapper, OPTS.leakwatch, f"--config.file={path}",
                                      f"--web.listen-address=127.0.0.1:{port}", "--log.level=debug", *extra])
         d = Daemon(p, port, path)
         endpoint = "/-/ready" if wait_ready else "/-/healthy"

@@ -6,6 +6,9 @@
 //	garbage   200 with random binary
 //	status500 500 Internal Server Error
 //	gzipbomb  200, Content-Encoding: gzip, a small body that inflates to -bomb-bytes (default 1.5 GiB) of zeros
+//	badutf8   200 with a valid debug=1 profile whose function names, file paths and labels hold invalid UTF-8
+//	          (a stray 0xff, a truncated sequence, an overlong encoding, a UTF-16 surrogate) and quotes,
+//	          backslashes and newlines escaped as Go's profile writer leaves them
 //
 // The first line on stdout is always "listening HOST:PORT"; one log line per connection/request goes to stderr
 // ("accept ..." in hang mode, "request ..." otherwise), which tests use to know a scrape is in flight.
@@ -101,7 +104,7 @@ func hang(ctx context.Context, ln net.Listener) {
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "address to serve on")
-	mode := flag.String("mode", "", "hang|slow|huge|garbage|status500|gzipbomb")
+	mode := flag.String("mode", "", "hang|slow|huge|garbage|status500|gzipbomb|badutf8")
 	hugeBytes := flag.Int64("huge-bytes", 200*mib, "huge: body size in bytes")
 	declareLength := flag.Bool("declare-length", false, "huge: send Content-Length instead of a chunked body")
 	garbageBytes := flag.Int("garbage-bytes", 64*kib, "garbage: body size in bytes")
@@ -189,8 +192,23 @@ func main() {
 			w.WriteHeader(http.StatusOK)
 			_, _ = w.Write(bomb)
 		}
+	case "badutf8":
+		// Go writes function names and paths as the binary holds them, so any byte can reach a profile.
+		body := "goroutine profile: total 45\n" +
+			"30 @ 0x1 0x2\n" +
+			"# labels: {\"tenant\":\"t\xff\\\"x\"}\n" +
+			"#\t0x1\tmain.leak\xffy+0x1\t/src/b\xe2\x82ad.go:7\n" +
+			"#\t0x2\tmain.main+0x1\t/src/main.go:1\n\n" +
+			"15 @ 0x3 0x2\n" +
+			"#\t0x3\tmain.\xc0\x80\xed\xa0\x80wait\\\"q+0x1\t/src/c\xf0\x9f.go:9\n" +
+			"#\t0x2\tmain.main+0x1\t/src/main.go:1\n\n"
+		handler = func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusOK)
+			_, _ = io.WriteString(w, body)
+		}
 	default:
-		fmt.Fprintf(os.Stderr, "hostile: -mode must be one of hang|slow|huge|garbage|status500|gzipbomb, not %q\n", *mode)
+		fmt.Fprintf(os.Stderr, "hostile: -mode must be one of hang|slow|huge|garbage|status500|gzipbomb|badutf8, not %q\n", *mode)
 		os.Exit(2)
 	}
 
