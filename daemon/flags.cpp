@@ -27,8 +27,8 @@ std::optional<unsigned> resolve_shard_index(const Flags& flags, std::string_view
   const unsigned total = flags.shard_total;
   if (flags.shard_index) {
     if (*flags.shard_index < total) return flags.shard_index;
-    error = "--shard.index=" + std::to_string(*flags.shard_index) + " must be below --shard.total=" +
-            std::to_string(total) + " (shards are numbered from 0)";
+    error = "--shard.index=" + std::to_string(*flags.shard_index) +
+            " must be below --shard.total=" + std::to_string(total) + " (shards are numbered from 0)";
     return std::nullopt;
   }
   if (total <= 1) return 0u;
@@ -54,14 +54,10 @@ std::optional<Flags> parse_flags(const std::vector<std::string>& argv, std::stri
     std::string_view name;
     std::string* target;
   };
-  const Valued valued[] = {{"--config.file", &f.config_file},
-                           {"--web.listen-address", &f.listen_address},
-                           {"--log.level", &f.log_level},
-                           {"--log.format", &f.log_format},
-                           {"--format", &f.format},
-                           {"--target", &f.target},
-                           {"--shard.total", &shard_total},
-                           {"--shard.index", &shard_index}};
+  const Valued valued[] = {{"--config.file", &f.config_file}, {"--web.listen-address", &f.listen_address},
+                           {"--log.level", &f.log_level},     {"--log.format", &f.log_format},
+                           {"--format", &f.format},           {"--target", &f.target},
+                           {"--shard.total", &shard_total},   {"--shard.index", &shard_index}};
   bool format_given = false;
   bool target_given = false;
   bool shard_total_given = false;

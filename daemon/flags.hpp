@@ -9,7 +9,7 @@
 namespace leakwatch::daemon {
 
 struct Flags {
-  std::string command;  // "" (run the daemon), "check-config", "analyze", "replay"
+  std::string command;            // "" (run the daemon), "check-config", "analyze", "replay"
   std::vector<std::string> args;  // the subcommand's positional arguments
   std::string config_file = "config/leakwatch.yml";
   bool config_file_given = false;  // replay uses a config only when told to

@@ -4,10 +4,10 @@
 #include "serve.hpp"
 
 #include "leakwatch/analyze/analyze.hpp"
-#include "leakwatch/replay/replay.hpp"
 #include "leakwatch/common/log.hpp"
 #include "leakwatch/common/version.hpp"
 #include "leakwatch/config/load.hpp"
+#include "leakwatch/replay/replay.hpp"
 
 #include <cstdlib>
 #include <iostream>
@@ -79,8 +79,8 @@ int run(int argc, char** argv) {
   const auto level = common::parse_log_level(flags->log_level);
   const auto format = common::parse_log_format(flags->log_format);
   if (!level || !format) {
-    std::cerr << "leakwatch: " << (!level ? "--log.level must be debug, info, warn or error"
-                                          : "--log.format must be logfmt or json")
+    std::cerr << "leakwatch: "
+              << (!level ? "--log.level must be debug, info, warn or error" : "--log.format must be logfmt or json")
               << '\n';
     return 2;
   }

@@ -38,9 +38,7 @@ namespace {
 // exporters to go away promptly); stopping the loops normally takes milliseconds.
 constexpr auto kShutdownGrace = std::chrono::seconds(4);
 
-double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
+double unix_now() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
 std::string hostname() {
   std::array<char, 256> buf{};
@@ -81,7 +79,8 @@ class Reloader {
     auto log = common::logger("config");
     if (auto* diags = std::get_if<std::vector<config::Diagnostic>>(&loaded)) {
       success_.Set(0);
-      for (const auto& d : *diags) common::log(*log, spdlog::level::err, "invalid config", {Field{"err", d.to_string()}});
+      for (const auto& d : *diags)
+        common::log(*log, spdlog::level::err, "invalid config", {Field{"err", d.to_string()}});
       return join(*diags);
     }
     auto& ok = std::get<config::Loaded>(loaded);

@@ -98,12 +98,12 @@ TEST_CASE("endpoint_from_url: default path, debug parameter, ports, IPv6", "[ana
     bool https;
   };
   const std::vector<Case> cases = {
-      {"http://127.0.0.1:6060", std::nullopt, "127.0.0.1", "6060", "127.0.0.1:6060",
-       "/debug/pprof/goroutine?debug=1", false},
+      {"http://127.0.0.1:6060", std::nullopt, "127.0.0.1", "6060", "127.0.0.1:6060", "/debug/pprof/goroutine?debug=1",
+       false},
       {"http://127.0.0.1:6060/", pprof::Format::debug2, "127.0.0.1", "6060", "127.0.0.1:6060",
        "/debug/pprof/goroutine?debug=2", false},
-      {"http://svc/debug/pprof/goroutine", pprof::Format::debug0, "svc", "80", "svc",
-       "/debug/pprof/goroutine?debug=0", false},
+      {"http://svc/debug/pprof/goroutine", pprof::Format::debug0, "svc", "80", "svc", "/debug/pprof/goroutine?debug=0",
+       false},
       // A debug the URL names is kept, whatever the format says; other parameters stay.
       {"https://svc.example.com/debug/pprof/goroutine?debug=2", std::nullopt, "svc.example.com", "443",
        "svc.example.com", "/debug/pprof/goroutine?debug=2", true},
@@ -144,8 +144,8 @@ TEST_CASE("endpoint_from_url: refused URLs", "[analyze]") {
 
 TEST_CASE("read_source: file, stdin, limits, errors", "[analyze]") {
   std::istringstream none;
-  const auto file = read_source(testdata_path("patterns.debug1.txt"), std::nullopt, none,
-                                std::chrono::seconds(1), 1 << 20);
+  const auto file = read_source(testdata_path("patterns.debug1.txt"), std::nullopt, none, std::chrono::seconds(1),
+                                1 << 20);
   REQUIRE(file.has_value());
   CHECK(*file == read_testdata("patterns.debug1.txt"));
 
@@ -154,8 +154,8 @@ TEST_CASE("read_source: file, stdin, limits, errors", "[analyze]") {
   REQUIRE(from_stdin.has_value());
   CHECK(*from_stdin == "goroutine profile: total 0\n");
 
-  const auto too_big = read_source(testdata_path("patterns.debug1.txt"), std::nullopt, none,
-                                   std::chrono::seconds(1), 100);
+  const auto too_big = read_source(testdata_path("patterns.debug1.txt"), std::nullopt, none, std::chrono::seconds(1),
+                                   100);
   REQUIRE_FALSE(too_big.has_value());
   CHECK_THAT(too_big.error().message, Catch::Contains("larger than 100 bytes"));
 

@@ -144,12 +144,10 @@ pprof::Profile to_profile(const pb::Profile& in) {
       for (const pb::Line& line : in.location(locations[id]).line()) {
         const std::uint64_t f = line.function_id();
         if (f >= functions.size() || functions[f] < 0) throw std::runtime_error("unknown function");
-        frames.emplace_back(static_cast<std::uint32_t>(functions[f]),
-                            static_cast<std::uint32_t>(line.line()));
+        frames.emplace_back(static_cast<std::uint32_t>(functions[f]), static_cast<std::uint32_t>(line.line()));
       }
     }
-    if (!frames.empty() &&
-        str(in.function(static_cast<int>(frames.back().first)).name()) == "runtime.goexit") {
+    if (!frames.empty() && str(in.function(static_cast<int>(frames.back().first)).name()) == "runtime.goexit") {
       frames.pop_back();
     }
     labels.clear();
@@ -245,28 +243,26 @@ void register_dump(const Dump& d) {
     }
     set_bytes(state, d);
   });
-  benchmark::RegisterBenchmark(
-      ("libprotobuf_parse_inflated" + suffix).c_str(), [&d](benchmark::State& state) {
-        for (auto _ : state) {
-          google::protobuf::Arena arena;
-          auto* msg = google::protobuf::Arena::CreateMessage<pb::Profile>(&arena);
-          if (!msg->ParseFromArray(d.inflated.data(), static_cast<int>(d.inflated.size()))) {
-            state.SkipWithError("ParseFromArray failed");
-            break;
-          }
-          benchmark::DoNotOptimize(msg);
-        }
-        set_bytes(state, d);
-      });
+  benchmark::RegisterBenchmark(("libprotobuf_parse_inflated" + suffix).c_str(), [&d](benchmark::State& state) {
+    for (auto _ : state) {
+      google::protobuf::Arena arena;
+      auto* msg = google::protobuf::Arena::CreateMessage<pb::Profile>(&arena);
+      if (!msg->ParseFromArray(d.inflated.data(), static_cast<int>(d.inflated.size()))) {
+        state.SkipWithError("ParseFromArray failed");
+        break;
+      }
+      benchmark::DoNotOptimize(msg);
+    }
+    set_bytes(state, d);
+  });
 #endif
 }
 
 // Both decoders must agree on what they are timed on (up to group order, which both keep as first seen).
 void check_agreement(const Dump& d) {
   const pprof::Profile wire = wire_decode(d.gz);
-  std::fprintf(stderr, "%s: %zu bytes gzip'd, %zu inflated; total %llu, %zu groups\n", d.name.c_str(),
-               d.gz.size(), d.inflated.size(), static_cast<unsigned long long>(wire.total),
-               wire.groups.size());
+  std::fprintf(stderr, "%s: %zu bytes gzip'd, %zu inflated; total %llu, %zu groups\n", d.name.c_str(), d.gz.size(),
+               d.inflated.size(), static_cast<unsigned long long>(wire.total), wire.groups.size());
 #ifdef LEAKWATCH_BENCH_LIBPROTOBUF
   const pprof::Profile other = libprotobuf_decode(d.inflated);
   bool same = wire.total == other.total && wire.groups.size() == other.groups.size();
@@ -311,8 +307,8 @@ class RatioReporter : public benchmark::ConsoleReporter {
       for (const std::string_view v : kVariants) {
         const auto it = variants.find(std::string{v});
         if (it == variants.end()) continue;
-        std::snprintf(line, sizeof line, "  %-28s %12.1f %10.1f %10.2f\n", std::string{v}.c_str(),
-                      it->second / 1e3, inflated / (it->second / 1e9) / 1e6, it->second / base->second);
+        std::snprintf(line, sizeof line, "  %-28s %12.1f %10.1f %10.2f\n", std::string{v}.c_str(), it->second / 1e3,
+                      inflated / (it->second / 1e9) / 1e6, it->second / base->second);
         os << line;
       }
     }
@@ -322,14 +318,10 @@ class RatioReporter : public benchmark::ConsoleReporter {
  private:
   static double multiplier(benchmark::TimeUnit unit) {
     switch (unit) {
-      case benchmark::kSecond:
-        return 1e9;
-      case benchmark::kMillisecond:
-        return 1e6;
-      case benchmark::kMicrosecond:
-        return 1e3;
-      case benchmark::kNanosecond:
-        return 1;
+      case benchmark::kSecond: return 1e9;
+      case benchmark::kMillisecond: return 1e6;
+      case benchmark::kMicrosecond: return 1e3;
+      case benchmark::kNanosecond: return 1;
     }
     return 1;
   }

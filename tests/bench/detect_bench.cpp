@@ -81,8 +81,8 @@ void BM_Observe(benchmark::State& state) {
   }
   const double series = static_cast<double>(groups + 1);
   // Seconds per series per poll (shown with a unit suffix, e.g. 12.5u = 12.5 us).
-  state.counters["per_series"] =
-      benchmark::Counter(series, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  state.counters["per_series"] = benchmark::Counter(series, benchmark::Counter::kIsIterationInvariantRate |
+                                                                benchmark::Counter::kInvert);
   state.counters["bytes_per_series"] = static_cast<double>(detector.memory_bytes()) / series;
   state.counters["tracked"] = static_cast<double>(detector.tracked_stacks());
 }

@@ -83,10 +83,9 @@ common::Result<pprof::Profile> parse(const Dump& d) {
 }
 
 void set_rates(benchmark::State& state, const Dump& d) {
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) *
-                          static_cast<std::int64_t>(d.bytes.size()));
-  state.counters["goroutines"] =
-      benchmark::Counter(static_cast<double>(d.goroutines), benchmark::Counter::kIsIterationInvariantRate);
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(d.bytes.size()));
+  state.counters["goroutines"] = benchmark::Counter(static_cast<double>(d.goroutines),
+                                                    benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void register_dump(const Dump& d) {
@@ -190,9 +189,9 @@ int main(int argc, char** argv) {
   for (const auto& f : files) {
     const std::string file = f.filename().string();
     Dump d;
-    for (const auto& [suffix, format] : {std::pair{".debug0.pb.gz", pprof::Format::debug0},
-                                         std::pair{".debug1.txt", pprof::Format::debug1},
-                                         std::pair{".debug2.txt", pprof::Format::debug2}}) {
+    for (const auto& [suffix, format] :
+         {std::pair{".debug0.pb.gz", pprof::Format::debug0}, std::pair{".debug1.txt", pprof::Format::debug1},
+          std::pair{".debug2.txt", pprof::Format::debug2}}) {
       if (file.ends_with(suffix)) {
         d.name = file.substr(0, file.size() - std::strlen(suffix));
         d.format = format;
@@ -209,12 +208,12 @@ int main(int argc, char** argv) {
     d.groups = profile->groups.size();
     d.truncated = profile->truncated();
     // One line per dump on stderr (and in the JSON context), so a table can say what was parsed.
-    std::fprintf(stderr, "dump %s bytes=%zu goroutines=%llu groups=%zu truncated=%d\n", file.c_str(),
-                 d.bytes.size(), static_cast<unsigned long long>(d.goroutines), d.groups, d.truncated ? 1 : 0);
+    std::fprintf(stderr, "dump %s bytes=%zu goroutines=%llu groups=%zu truncated=%d\n", file.c_str(), d.bytes.size(),
+                 static_cast<unsigned long long>(d.goroutines), d.groups, d.truncated ? 1 : 0);
     benchmark::AddCustomContext("dump:" + file, "bytes=" + std::to_string(d.bytes.size()) +
-                                                     " goroutines=" + std::to_string(d.goroutines) +
-                                                     " groups=" + std::to_string(d.groups) +
-                                                     " truncated=" + (d.truncated ? "1" : "0"));
+                                                    " goroutines=" + std::to_string(d.goroutines) +
+                                                    " groups=" + std::to_string(d.groups) +
+                                                    " truncated=" + (d.truncated ? "1" : "0"));
     dumps.push_back(std::move(d));
   }
   if (dumps.empty()) {

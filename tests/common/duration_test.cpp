@@ -19,7 +19,8 @@ TEST_CASE("durations parse like Prometheus durations", "[common]") {
 }
 
 TEST_CASE("invalid durations are refused", "[common]") {
-  for (const char* bad : {"", "5", "s", "5x", "1.5s", "-5s", "5s1m", "5s5s", " 5s", "5s ", "1ms5s", "99999999999999999999s"}) {
+  for (const char* bad :
+       {"", "5", "s", "5x", "1.5s", "-5s", "5s1m", "5s5s", " 5s", "5s ", "1ms5s", "99999999999999999999s"}) {
     INFO(bad);
     CHECK_FALSE(parse_duration(bad).has_value());
   }

@@ -3,9 +3,9 @@
 #include <catch2/catch.hpp>
 
 #include <cstdio>
-#include <unistd.h>
 #include <fstream>
 #include <string>
+#include <unistd.h>
 
 using namespace leakwatch::common;
 

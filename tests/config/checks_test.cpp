@@ -101,8 +101,7 @@ TEST_CASE("check_profile_path", "[config]") {
   CHECK(problem(check_profile_path("/x?debug=1")) ==
         "profile_path \"/x?debug=1\" must not contain a query; use format: to choose ?debug=N");
   CHECK(problem(check_profile_path("/x#y")) == "profile_path \"/x#y\" must not contain '#'");
-  CHECK(problem(check_profile_path("/a b")) ==
-        "profile_path \"/a b\" must not contain spaces or control characters");
+  CHECK(problem(check_profile_path("/a b")) == "profile_path \"/a b\" must not contain spaces or control characters");
 }
 
 TEST_CASE("quote escapes control bytes and shortens long values", "[config]") {

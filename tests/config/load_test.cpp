@@ -80,8 +80,7 @@ const std::vector<BadCase> kBadCases = {
     {"target_not_string.bad.yml",
      {"5:13: job \"app\": static_configs[0]: targets: expected a host:port string, got a mapping"}},
     {"job_name_mapping.bad.yml", {"2:15: scrape_configs[0]: job_name: expected a string, got a mapping"}},
-    {"duration_mapping.bad.yml",
-     {"3:21: job \"app\": scrape_timeout: expected a duration such as 15s, got a mapping"}},
+    {"duration_mapping.bad.yml", {"3:21: job \"app\": scrape_timeout: expected a duration such as 15s, got a mapping"}},
     {"label_value_mapping.bad.yml",
      {"6:17: job \"app\": static_configs[0]: label team: expected a string, got a mapping"}},
     {"tls_bool.bad.yml", {"5:29: job \"app\": tls_config: insecure_skip_verify: expected true or false, got \"yes\""}},
@@ -98,8 +97,7 @@ const std::vector<BadCase> kBadCases = {
      {"5:7: job \"app\": tls_config: unknown key \"ca\"; allowed: ca_file, server_name, insecure_skip_verify"}},
     {"unknown_static_key.bad.yml",
      {"5:9: job \"app\": static_configs[0]: unknown key \"label\"; allowed: targets, labels"}},
-    {"duplicate_key.bad.yml",
-     {"3:3: global: duplicate key \"scrape_interval\"; first defined at line 2, column 3"}},
+    {"duplicate_key.bad.yml", {"3:3: global: duplicate key \"scrape_interval\"; first defined at line 2, column 3"}},
     {"duplicate_job_key.bad.yml", {"4:5: job \"app\": duplicate key \"scheme\"; first defined at line 3, column 5"}},
     {"duplicate_label.bad.yml",
      {"7:11: job \"app\": static_configs[0]: duplicate key \"team\"; first defined at line 6, column 11"}},
@@ -248,8 +246,7 @@ TEST_CASE("each bad config file produces exactly its table's diagnostics", "[con
       REQUIRE(ds.size() == c.errors.size());
       for (std::size_t i = 0; i < ds.size(); ++i) {
         CHECK(ds[i].file == path);
-        const std::string got =
-            std::to_string(ds[i].line) + ":" + std::to_string(ds[i].column) + ": " + ds[i].message;
+        const std::string got = std::to_string(ds[i].line) + ":" + std::to_string(ds[i].column) + ": " + ds[i].message;
         CHECK_THAT(got, Catch::StartsWith(std::string(c.errors[i])));
       }
     }
@@ -468,9 +465,8 @@ TEST_CASE("file_sd target files: problems are reported with file, line and colum
   CHECK(errors_of(load_target_groups("{\"targets\": [\"a:1\"]}", "t.json")) ==
         std::vector<std::string>{"t.json:1:1: expected a list of {targets, labels} groups, got a mapping"});
   CHECK(errors_of(load_target_groups("[\n  {\"targets\": [\"a\"], \"labels\": {\"job\": \"x\"}}\n]", "t.json")) ==
-        std::vector<std::string>{
-            "t.json:2:16: [0]: target \"a\" has no port; write host:port, e.g. localhost:6060",
-            "t.json:2:33: [0]: label name \"job\" is reserved; leakwatch or Prometheus sets it"});
+        std::vector<std::string>{"t.json:2:16: [0]: target \"a\" has no port; write host:port, e.g. localhost:6060",
+                                 "t.json:2:33: [0]: label name \"job\" is reserved; leakwatch or Prometheus sets it"});
   CHECK(errors_of(load_target_groups("- targets: [a:1]\n- targets: [A:1]\n  label: {}\n", "t.yml")) ==
         std::vector<std::string>{"t.yml:2:13: [1]: duplicate target \"A:1\" in this file; first listed at line 1, "
                                  "column 13",
@@ -652,7 +648,9 @@ TEST_CASE("a relative ca_file is relative to the config file's directory", "[con
   CHECK(cfg.scrape_configs[0].tls_config.ca_file == (dir / "sub" / "certs" / "ca.pem").string());
   CHECK(cfg.scrape_configs[1].tls_config.ca_file == "/etc/ssl/ca.pem");
   // load_string has no directory to resolve against and keeps the text as written.
-  const LoadResult s = load_string("scrape_configs: [{job_name: x, tls_config: {ca_file: ca.pem}, "
-                                   "static_configs: [{targets: ['127.0.0.1:1']}]}]\n", "inline.yml");
+  const LoadResult s = load_string(
+      "scrape_configs: [{job_name: x, tls_config: {ca_file: ca.pem}, "
+      "static_configs: [{targets: ['127.0.0.1:1']}]}]\n",
+      "inline.yml");
   CHECK(std::get<Loaded>(s).config->scrape_configs[0].tls_config.ca_file == "ca.pem");
 }

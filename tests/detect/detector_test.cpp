@@ -238,7 +238,8 @@ TEST_CASE("method: seed alerts on the total with the seed article's rule", "[det
   TargetDetector d{o};
   // Flat at 100 for 30 minutes (a baseline of zero slopes), then 10 goroutines a second.
   const auto events = run(d, 0, 40, [](double m) {
-    return std::vector<pprof::StackGroup>{group("main.leak", static_cast<std::uint64_t>(m < 30 ? 100 : 100 + 600 * (m - 30)))};
+    return std::vector<pprof::StackGroup>{
+        group("main.leak", static_cast<std::uint64_t>(m < 30 ? 100 : 100 + 600 * (m - 30)))};
   });
   const Event* firing = first(events, Scope::total, Transition::firing);
   REQUIRE(firing != nullptr);

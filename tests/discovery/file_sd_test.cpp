@@ -72,7 +72,9 @@ struct Harness {
   void start() {
     provider->start([this](std::vector<discovery::TargetGroup> g) { updates.push_back(std::move(g)); });
   }
-  bool wait_updates(std::size_t n) { return run_until(io, [&] { return updates.size() >= n; }); }
+  bool wait_updates(std::size_t n) {
+    return run_until(io, [&] { return updates.size() >= n; });
+  }
   ~Harness() {
     bool stopped = false;
     provider->stop([&] { stopped = true; });
@@ -84,8 +86,7 @@ struct Harness {
 
 TEST_CASE("file_sd reads JSON and YAML files matched by a glob", "[discovery]") {
   TempDir dir;
-  write(dir.file("a.json"),
-        R"([{"targets": ["10.0.0.1:6060", "10.0.0.2:6060"], "labels": {"team": "payments"}}])");
+  write(dir.file("a.json"), R"([{"targets": ["10.0.0.1:6060", "10.0.0.2:6060"], "labels": {"team": "payments"}}])");
   write(dir.file("b.yml"), "- targets: ['10.0.0.3:6060']\n");
   write(dir.file("c.txt"), "not a target file");
   write(dir.file(".hidden.json"), "[]");
@@ -110,7 +111,8 @@ TEST_CASE("file_sd reads JSON and YAML files matched by a glob", "[discovery]") 
   CHECK(groups[1].source == "file:" + dir.file("b.yml") + ":0");
   CHECK(groups[1].targets == std::vector<std::string>{"10.0.0.3:6060"});
   // Nothing changes: no further update.
-  run_until(h.io, [] { return false; }, 150ms);
+  run_until(
+      h.io, [] { return false; }, 150ms);
   CHECK(h.updates.size() == 1);
 }
 
@@ -139,9 +141,11 @@ TEST_CASE("file_sd picks up edits, new files and deletions; a broken file keeps 
   }
   SECTION("a broken file keeps its previous targets until it is fixed") {
     write(dir.file("a.json"), R"([{"targets": ["10.0.0.1:6060"], "labels": {"job": "reserved"}}])");
-    run_until(h.io, [] { return false; }, 200ms);
+    run_until(
+        h.io, [] { return false; }, 200ms);
     write(dir.file("a.json"), R"([{"targets": ["10.0.0.1:6060", )");
-    run_until(h.io, [] { return false; }, 200ms);
+    run_until(
+        h.io, [] { return false; }, 200ms);
     CHECK(h.updates.size() == 1);
     write(dir.file("a.json"), R"([{"targets": ["10.0.0.3:6060"]}])");
     REQUIRE(h.wait_updates(2));
@@ -183,6 +187,7 @@ TEST_CASE("file_sd delivers nothing after stop", "[discovery]") {
   h.provider->stop([&] { stopped = true; });
   REQUIRE(run_until(h.io, [&] { return stopped; }));
   write(dir.file("a.json"), R"([{"targets": ["10.0.0.2:6060"]}])");
-  run_until(h.io, [] { return false; }, 150ms);
+  run_until(
+      h.io, [] { return false; }, 150ms);
   CHECK(h.updates.size() == 1);
 }

@@ -156,8 +156,9 @@ class FakeApiServer {
   }
 
   static std::string http_response(int status, const std::string& body) {
-    return "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Type: application/json\r\nContent-Length: " +
-           std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+    return "HTTP/1.1 " + std::to_string(status) +
+           " X\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\nConnection: close\r\n\r\n" + body;
   }
 
   asio::awaitable<void> serve(std::shared_ptr<tcp::socket> socket) {
@@ -208,7 +209,8 @@ class FakeApiServer {
     }
     co_await asio::async_write(
         *socket,
-        asio::buffer(std::string("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")),
+        asio::buffer(
+            std::string("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")),
         kNoThrow);
     // Notice the client going away, so that this stream stops taking actions meant for its successor.
     auto closed = std::make_shared<bool>(false);
@@ -382,8 +384,9 @@ TEST_CASE("pod_target turns annotated running pods into groups", "[discovery][ku
     REQUIRE(t.group);
     CHECK(t.group->source == t.source);
     CHECK(t.group->targets == std::vector<std::string>{"10.244.1.17:6061"});
-    CHECK(t.group->labels == std::map<std::string, std::string>{
-                                 {"app", "api"}, {"namespace", "shop"}, {"node", "node-a"}, {"pod", "api-7d9f8b6c5d-x2k4p"}});
+    CHECK(t.group->labels ==
+          std::map<std::string, std::string>{
+              {"app", "api"}, {"namespace", "shop"}, {"node", "node-a"}, {"pod", "api-7d9f8b6c5d-x2k4p"}});
     CHECK(t.group->profile_path.empty());
   }
   SECTION("port and path annotations win") {
@@ -419,7 +422,8 @@ TEST_CASE("pod_target turns annotated running pods into groups", "[discovery][ku
       for (const auto& [label, value] : t.group->labels) {
         CHECK(!label.empty());
         CHECK(!label.starts_with("__"));
-        CHECK(std::all_of(label.begin(), label.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }));
+        CHECK(std::all_of(label.begin(), label.end(),
+                          [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }));
         CHECK(!std::isdigit(static_cast<unsigned char>(label[0])));
       }
     }
@@ -439,12 +443,21 @@ TEST_CASE("pod_target on watch events and odd objects", "[discovery][kubernetes]
   CHECK(bookmark.source.empty());
   CHECK_FALSE(pod_target(json::parse("[]")).group);
   CHECK_FALSE(pod_target(json::parse("{\"metadata\":7}")).group);
-  CHECK(pod_target(json::parse(R"({"metadata":{"name":"p","namespace":"n","annotations":{"leakwatch.io/scrape":"true","leakwatch.io/path":"no-slash"}},"status":{"phase":"Running","podIP":"10.0.0.1"}})"))
-            .problem.find("leakwatch.io/path") != std::string::npos);
-  CHECK(pod_target(json::parse(R"({"metadata":{"name":"p","namespace":"n","annotations":{"leakwatch.io/scrape":"true","leakwatch.io/path":"/debug/pprof/goroutine?debug=2"}},"status":{"phase":"Running","podIP":"10.0.0.1"}})"))
-            .problem.find("leakwatch.io/path") != std::string::npos);
-  CHECK(pod_target(json::parse(R"({"metadata":{"name":"p","namespace":"n","annotations":{"leakwatch.io/scrape":"true","leakwatch.io/port":"70000"}},"status":{"phase":"Running","podIP":"10.0.0.1"}})"))
-            .problem.find("leakwatch.io/port") != std::string::npos);
+  CHECK(
+      pod_target(
+          json::parse(
+              R"({"metadata":{"name":"p","namespace":"n","annotations":{"leakwatch.io/scrape":"true","leakwatch.io/path":"no-slash"}},"status":{"phase":"Running","podIP":"10.0.0.1"}})"))
+          .problem.find("leakwatch.io/path") != std::string::npos);
+  CHECK(
+      pod_target(
+          json::parse(
+              R"({"metadata":{"name":"p","namespace":"n","annotations":{"leakwatch.io/scrape":"true","leakwatch.io/path":"/debug/pprof/goroutine?debug=2"}},"status":{"phase":"Running","podIP":"10.0.0.1"}})"))
+          .problem.find("leakwatch.io/path") != std::string::npos);
+  CHECK(
+      pod_target(
+          json::parse(
+              R"({"metadata":{"name":"p","namespace":"n","annotations":{"leakwatch.io/scrape":"true","leakwatch.io/port":"70000"}},"status":{"phase":"Running","podIP":"10.0.0.1"}})"))
+          .problem.find("leakwatch.io/port") != std::string::npos);
 }
 
 TEST_CASE("make_kubernetes_provider checks its options", "[discovery][kubernetes]") {
@@ -534,9 +547,9 @@ TEST_CASE("list, watch, bookmark, dropped connection and 410 Gone", "[discovery]
   server.push_watch(kPods, {Status{410, testdata("status_410.json")}});
   REQUIRE(h.wait_targets(initial));
   REQUIRE(server.wait_drained(kPods));
-  REQUIRE(server.wait_request([](const Request& r) {
-    return r.watch() && r.target.find("resourceVersion=1000&") != std::string::npos;
-  }, before_drop));
+  REQUIRE(server.wait_request(
+      [](const Request& r) { return r.watch() && r.target.find("resourceVersion=1000&") != std::string::npos; },
+      before_drop));
 
   CHECK(h.history() == std::vector<Targets>{initial, s2, s3, s4, s5, s6, s7, initial});
 
@@ -570,14 +583,17 @@ TEST_CASE("namespaces, pagination, errors with backoff and a rotated token", "[d
   // shop: forbidden at first, then two pages.
   server.push_list(shop, 403, testdata("status_403.json"));
   server.push_list(shop, 200,
-                   pod_list(podlist, [](const json::object& i) {
-                     return item_namespace(i) == "shop" && item_name(i) < "b";
-                   }, "1200", "page-2 token"));
+                   pod_list(
+                       podlist, [](const json::object& i) { return item_namespace(i) == "shop" && item_name(i) < "b"; },
+                       "1200", "page-2 token"));
   server.push_list(shop, 200,
-                   pod_list(podlist, [](const json::object& i) {
-                     return item_namespace(i) == "shop" && item_name(i) >= "b";
-                   }, "1200"));
-  server.push_list(edge, 200, pod_list(podlist, [](const json::object& i) { return item_namespace(i) == "edge"; }, "1300"));
+                   pod_list(
+                       podlist,
+                       [](const json::object& i) { return item_namespace(i) == "shop" && item_name(i) >= "b"; },
+                       "1200"));
+  server.push_list(edge, 200,
+                   pod_list(
+                       podlist, [](const json::object& i) { return item_namespace(i) == "edge"; }, "1300"));
 
   TokenFile token("token-1");
   auto options = fast_options(server.url(), token.path.string());
@@ -632,7 +648,8 @@ TEST_CASE("stop() ends a provider stuck on a silent server", "[discovery][kubern
   std::thread sthread([&] { sio.run(); });
 
   TokenFile token("t");
-  auto options = fast_options("http://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()), token.path.string());
+  auto options = fast_options("http://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()),
+                              token.path.string());
   options.request_timeout = 60s;
   {
     Harness h(options);
@@ -723,8 +740,9 @@ SelfSigned self_signed() {
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
   X509V3_set_ctx(&ctx, x, x, nullptr, nullptr, 0);
-  for (const auto& [nid, value] : std::vector<std::pair<int, const char*>>{
-           {NID_subject_alt_name, "IP:127.0.0.1,DNS:kubernetes.default.svc"}, {NID_basic_constraints, "critical,CA:TRUE"}}) {
+  for (const auto& [nid, value] :
+       std::vector<std::pair<int, const char*>>{{NID_subject_alt_name, "IP:127.0.0.1,DNS:kubernetes.default.svc"},
+                                                {NID_basic_constraints, "critical,CA:TRUE"}}) {
     X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
     REQUIRE(ext != nullptr);
     X509_add_ext(x, ext, -1);
@@ -807,7 +825,8 @@ class TlsApiServer {
             "\r\n\r\n" + list_;
     } else {
       std::ostringstream chunk;
-      chunk << "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" << std::hex << (event_.size() + 1) << "\r\n"
+      chunk << "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            << std::hex << (event_.size() + 1) << "\r\n"
             << event_ << "\n\r\n";
       out = chunk.str();
     }

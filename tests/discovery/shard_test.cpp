@@ -15,8 +15,8 @@ std::vector<std::string> fleet(std::size_t n) {
   keys.reserve(n);
   const char* jobs[] = {"payments", "search", "checkout", "worker pool (eu)"};
   for (std::size_t i = 0; i < n; ++i) {
-    const std::string host = "10." + std::to_string((i / 65536) % 256) + "." + std::to_string((i / 256) % 256) +
-                             "." + std::to_string(i % 256);
+    const std::string host = "10." + std::to_string((i / 65536) % 256) + "." + std::to_string((i / 256) % 256) + "." +
+                             std::to_string(i % 256);
     keys.push_back(shard_key(jobs[i % 4], host + ":" + std::to_string(6060 + (i / 7) % 3)));
   }
   return keys;
@@ -61,7 +61,7 @@ TEST_CASE("shard assignment is stable and depends on job and target", "[discover
     CHECK(shard_of(shard_key("a", target), 4) == shard_of(shard_key("a", target), 4));
     if (shard_of(shard_key("a", target), 4) != shard_of(shard_key("b", target), 4)) ++differs;
   }
-  CHECK(differs > 50);  // the job is part of the key: 3/4 expected
+  CHECK(differs > 50);               // the job is part of the key: 3/4 expected
   CHECK_FALSE(in_shard("x", 2, 2));  // an index outside the range owns nothing
 }
 

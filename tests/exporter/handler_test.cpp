@@ -28,7 +28,10 @@ struct Fixture {
   Handlers handlers;
 
   Fixture() {
-    prometheus::BuildGauge().Name("leakwatch_goroutines").Help("Goroutines.").Register(*registry)
+    prometheus::BuildGauge()
+        .Name("leakwatch_goroutines")
+        .Help("Goroutines.")
+        .Register(*registry)
         .Add({{"service", "api"}, {"target", "127.0.0.1:6060"}})
         .Set(1234.5);
     handlers.collectables.push_back(registry);
@@ -48,7 +51,8 @@ TEST_CASE("/metrics serves the registry in the text format", "[exporter]") {
   CHECK(res.result() == http::status::ok);
   CHECK(res[http::field::content_type] == "text/plain; version=0.0.4; charset=utf-8");
   CHECK(res.body().find("# TYPE leakwatch_goroutines gauge\n") != std::string::npos);
-  CHECK(res.body().find("leakwatch_goroutines{service=\"api\",target=\"127.0.0.1:6060\"} 1234.5\n") != std::string::npos);
+  CHECK(res.body().find("leakwatch_goroutines{service=\"api\",target=\"127.0.0.1:6060\"} 1234.5\n") !=
+        std::string::npos);
 }
 
 TEST_CASE("/metrics is gzipped for scrapers that accept it", "[exporter]") {

@@ -41,8 +41,8 @@ inline pprof::Limits small_limits() {
   std::abort();
 }
 
-#define LEAKWATCH_FUZZ_CHECK(cond) \
-  do {                             \
+#define LEAKWATCH_FUZZ_CHECK(cond)                           \
+  do {                                                       \
     if (!(cond)) ::leakwatch::fuzz::invariant_failed(#cond); \
   } while (0)
 

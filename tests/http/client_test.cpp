@@ -1,16 +1,16 @@
 // http::Client against a real TCP server on 127.0.0.1:0 that answers with hand-written HTTP, so every
 // misbehaviour (hangs, oversized and compressed bodies, closed keep-alive connections) is exact.
 
-#include "leakwatch/common/gzip.hpp"
 #include "leakwatch/http/client.hpp"
+#include "leakwatch/common/gzip.hpp"
 
 #include <boost/asio.hpp>
 #include <catch2/catch.hpp>
 
 #include <atomic>
 #include <condition_variable>
-#include <mutex>
 #include <functional>
+#include <mutex>
 #include <thread>
 
 namespace asio = boost::asio;
@@ -28,7 +28,8 @@ class TestServer {
  public:
   using Handler = std::function<asio::awaitable<void>(tcp::socket&)>;
 
-  explicit TestServer(Handler handler) : acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}), handler_(std::move(handler)) {
+  explicit TestServer(Handler handler)
+      : acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}), handler_(std::move(handler)) {
     asio::co_spawn(io_, accept(), asio::detached);
     thread_ = std::thread([this] { io_.run(); });
   }
@@ -123,7 +124,8 @@ TEST_CASE("a gzip-encoded body is inflated", "[http]") {
   const std::string text = "goroutine profile: total 3\n";
   TestServer server([&text](tcp::socket& s) -> asio::awaitable<void> {
     std::string req;
-    if (co_await read_request(s, req)) co_await write(s, response(leakwatch::common::gzip(text), "Content-Encoding: gzip\r\n"));
+    if (co_await read_request(s, req))
+      co_await write(s, response(leakwatch::common::gzip(text), "Content-Encoding: gzip\r\n"));
   });
   Client client(server.port());
   const auto r = client.fetch();
@@ -241,17 +243,20 @@ TEST_CASE("request headers are sent; a name resolves through the shared resolver
   });
   asio::io_context io;
   auto resolver = std::make_shared<leakwatch::http::Resolver>(
-      leakwatch::http::ResolverOptions{}, [](const std::string& host) -> leakwatch::common::Result<leakwatch::http::Addresses> {
+      leakwatch::http::ResolverOptions{},
+      [](const std::string& host) -> leakwatch::common::Result<leakwatch::http::Addresses> {
         if (host == "target.test") return leakwatch::http::Addresses{asio::ip::make_address("127.0.0.1")};
         return leakwatch::common::Error(leakwatch::common::Errc::connect, "resolve " + host + ": unknown");
       });
-  leakwatch::http::Client client(io, leakwatch::http::endpoint_for("target.test:" + std::to_string(server.port()), false),
+  leakwatch::http::Client client(io,
+                                 leakwatch::http::endpoint_for("target.test:" + std::to_string(server.port()), false),
                                  nullptr, resolver);
   leakwatch::http::Request request;
   request.target = "/x";
   request.headers = {{"Authorization", "Bearer s3cret"}, {"Accept", "application/json"}};
   FetchResult out;
-  client.get(request, std::chrono::steady_clock::now() + std::chrono::seconds(5), [&](FetchResult r) { out = std::move(r); });
+  client.get(request, std::chrono::steady_clock::now() + std::chrono::seconds(5),
+             [&](FetchResult r) { out = std::move(r); });
   io.run();
   CHECK(out.outcome == Outcome::success);
   CHECK(out.body == "ok");
@@ -279,12 +284,13 @@ TEST_CASE("stream() hands over a 200 body piece by piece and stops when asked", 
   std::string body;
   FetchResult out;
   const auto now = std::chrono::steady_clock::now();
-  client.stream({}, now + std::chrono::seconds(5), now + std::chrono::seconds(5),
-                [&](std::string_view piece) {
-                  body += piece;
-                  return true;
-                },
-                [&](FetchResult r) { out = std::move(r); });
+  client.stream(
+      {}, now + std::chrono::seconds(5), now + std::chrono::seconds(5),
+      [&](std::string_view piece) {
+        body += piece;
+        return true;
+      },
+      [&](FetchResult r) { out = std::move(r); });
   io.run();
   CHECK(out.outcome == Outcome::success);
   CHECK(out.status == 200);
@@ -293,12 +299,13 @@ TEST_CASE("stream() hands over a 200 body piece by piece and stops when asked", 
   // Stopping after the first piece ends the request at once.
   io.restart();
   body.clear();
-  client.stream({}, now + std::chrono::seconds(5), now + std::chrono::seconds(5),
-                [&](std::string_view piece) {
-                  body += piece;
-                  return false;
-                },
-                [&](FetchResult r) { out = std::move(r); });
+  client.stream(
+      {}, now + std::chrono::seconds(5), now + std::chrono::seconds(5),
+      [&](std::string_view piece) {
+        body += piece;
+        return false;
+      },
+      [&](FetchResult r) { out = std::move(r); });
   io.run();
   CHECK(body == "line0\n");
 }
@@ -313,7 +320,8 @@ TEST_CASE("cancel() ends a request stuck in name resolution at once", "[http]") 
   auto gate = std::make_shared<Gate>();
   asio::io_context io;
   auto resolver = std::make_shared<leakwatch::http::Resolver>(
-      leakwatch::http::ResolverOptions{}, [gate](const std::string&) -> leakwatch::common::Result<leakwatch::http::Addresses> {
+      leakwatch::http::ResolverOptions{},
+      [gate](const std::string&) -> leakwatch::common::Result<leakwatch::http::Addresses> {
         std::unique_lock lock(gate->m);
         gate->cv.wait(lock, [&] { return gate->release; });  // a lookup that hangs until the test ends
         return leakwatch::common::Error(leakwatch::common::Errc::connect, "late");

@@ -254,10 +254,8 @@ TEST_CASE("debug0: real dump keeps leading runtime frames and raw label bytes", 
   CHECK(send->frames[3] == fr("main.chanSend", "leakwatch/targets/patterns/main.go", 35));
 
   // The label values with invalid UTF-8 and control bytes arrive as the raw bytes Go stored.
-  const Labels odd = {{"bytes", "\xff\xfe"},
-                      {"ctl", "\a\b\f\r\v\x00\x7f"s},
-                      {"uni", "\u200b|\U000e0001|🙂"},
-                      {"ключ", "値"}};
+  const Labels odd = {
+      {"bytes", "\xff\xfe"}, {"ctl", "\a\b\f\r\v\x00\x7f"s}, {"uni", "\u200b|\U000e0001|🙂"}, {"ключ", "値"}};
   std::uint64_t odd_count = 0;
   for (const auto& g : p.groups) {
     if (g.labels == odd) odd_count += g.count;
@@ -315,18 +313,16 @@ TEST_CASE("debug0: frames, goexit, multi-line locations, sample type", "[pprof][
     b.function(6, "main.inner", "/app/inner.go").location(6, {{6, 5}, {3, 40}, {5, 50}});
     const Profile p = parse_ok(b.sample({1, 6, 4}, 2).gz());
     REQUIRE(p.groups.size() == 1);
-    CHECK(p.groups[0].frames == std::vector<Frame>{fr("runtime.gopark", "/go/src/runtime/proc.go", 363),
-                                                   fr("main.inner", "/app/inner.go", 5),
-                                                   fr("main.worker", "/app/main.go", 40),
-                                                   fr("main.other", "/app/main.go", 50)});
+    CHECK(p.groups[0].frames ==
+          std::vector<Frame>{fr("runtime.gopark", "/go/src/runtime/proc.go", 363), fr("main.inner", "/app/inner.go", 5),
+                             fr("main.worker", "/app/main.go", 40), fr("main.other", "/app/main.go", 50)});
   }
   SECTION("a location without lines and a line without a function are unknown frames") {
     Builder b = basic();
     b.location(7, {}).location(8, {{0, 12}});
     const Profile p = parse_ok(b.sample({7, 8, 3}, 1).gz());
     REQUIRE(p.groups.size() == 1);
-    CHECK(p.groups[0].frames == std::vector<Frame>{fr(kUnknownFunction, "", 0),
-                                                   fr(kUnknownFunction, "", 12),
+    CHECK(p.groups[0].frames == std::vector<Frame>{fr(kUnknownFunction, "", 0), fr(kUnknownFunction, "", 12),
                                                    fr("main.worker", "/app/main.go", 17)});
   }
   SECTION("goroutineleak sample type; an empty leak profile is valid") {
@@ -348,8 +344,7 @@ TEST_CASE("debug0: frames, goexit, multi-line locations, sample type", "[pprof][
           "goroutine profile");
     Proto p;
     p.bytes(6, "");
-    CHECK(parse_error(leakwatch::common::gzip(p.str())) ==
-          "profile.proto has no sample_type: not a goroutine profile");
+    CHECK(parse_error(leakwatch::common::gzip(p.str())) == "profile.proto has no sample_type: not a goroutine profile");
   }
   SECTION("a sample without locations is a group without frames") {
     const Profile p = parse_ok(basic().sample({}, 2).gz());
@@ -430,8 +425,7 @@ TEST_CASE("debug0: negative and absurd counts", "[pprof][debug0]") {
   CHECK(parse_ok(basic().sample({3}, std::int64_t{1} << 40).gz()).total == std::uint64_t{1} << 40);
   CHECK(parse_error(basic().sample({3}, std::int64_t{1} << 40).sample({5}, 1).gz())
             .ends_with(": total goroutine count exceeds 2^40"));
-  CHECK(parse_error(basic().raw_sample(Proto{}.packed(1, {3})).gz())
-            .ends_with(": no value (the goroutine count)"));
+  CHECK(parse_error(basic().raw_sample(Proto{}.packed(1, {3})).gz()).ends_with(": no value (the goroutine count)"));
   // A zero count is kept (it adds nothing to the total).
   const Profile zero = parse_ok(basic().sample({3}, 0).gz());
   REQUIRE(zero.groups.size() == 1);
@@ -456,8 +450,7 @@ TEST_CASE("debug0: references to undefined records name them", "[pprof][debug0]"
     CHECK(e.starts_with("function 1: name string index 99 is out of range (the string table has "));
     Builder sample_type;
     sample_type.body() = Proto{}.message(1, Proto{}.varint(1, 12345));
-    CHECK(
-        parse_error(sample_type.gz()).starts_with("sample_type[0]: type string index 12345 is out of range"));
+    CHECK(parse_error(sample_type.gz()).starts_with("sample_type[0]: type string index 12345 is out of range"));
     Builder label = basic();
     label.raw_sample(Proto{}.varint(2, 1).varint(1, 3).message(3, Proto{}.varint(1, 1).varint(2, 500)));
     CHECK_THAT(parse_error(label.gz()),
@@ -475,8 +468,7 @@ TEST_CASE("debug0: references to undefined records name them", "[pprof][debug0]"
   SECTION("string_table[0] must be empty") {
     Proto p;
     p.message(1, Proto{}.varint(1, 1)).bytes(6, "x").bytes(6, "goroutine");
-    CHECK(parse_error(leakwatch::common::gzip(p.str())) ==
-          "profile.proto: string_table[0] must be the empty string");
+    CHECK(parse_error(leakwatch::common::gzip(p.str())) == "profile.proto: string_table[0] must be the empty string");
   }
 }
 
@@ -495,12 +487,10 @@ TEST_CASE("debug0: malformed wire data", "[pprof][debug0]") {
           "profile.proto offset 0: Profile field 1 has wire type 0, not the one profile.proto defines");
   }
   SECTION("varint cut at the end") {
-    CHECK(parse_error(gz("\x48\xff\xff"s)) ==
-          "profile.proto offset 1: varint runs past the end of its message");
+    CHECK(parse_error(gz("\x48\xff\xff"s)) == "profile.proto offset 1: varint runs past the end of its message");
   }
   SECTION("length past the end, at the top and nested") {
-    CHECK(parse_error(gz("\x12\x05\x0a\x00"s)) ==
-          "profile.proto offset 1: length runs past the end of its message");
+    CHECK(parse_error(gz("\x12\x05\x0a\x00"s)) == "profile.proto offset 1: length runs past the end of its message");
     // A nested length may not run past its parent even if the buffer goes on.
     Builder b = basic();
     b.body().raw("\x12\x02\x0a\x09"s).bytes(7, std::string(20, 'x'));
@@ -513,8 +503,7 @@ TEST_CASE("debug0: malformed wire data", "[pprof][debug0]") {
     CHECK(parse_error(gz("\x00\x00"s)) == "profile.proto offset 0: invalid field number");
     Builder b = basic();
     b.raw_sample(Proto{}.varint(3, 1));
-    CHECK(
-        parse_error(b.gz()).ends_with(": Sample field 3 has wire type 0, not the one profile.proto defines"));
+    CHECK(parse_error(b.gz()).ends_with(": Sample field 3 has wire type 0, not the one profile.proto defines"));
   }
   SECTION("fixed-size and unknown fields are skipped") {
     Builder b = basic();
@@ -547,8 +536,7 @@ TEST_CASE("debug0: truncated, corrupt and non-profile bodies", "[pprof][debug0]"
     CHECK(parse_error("\x1f\x8b\x08\x00garbage"s).starts_with("gzip: "));
   }
   SECTION("text and empty bodies") {
-    CHECK(parse_error(read_testdata("garbage.txt"))
-              .starts_with("not gzip, and not a raw profile.proto either: "));
+    CHECK(parse_error(read_testdata("garbage.txt")).starts_with("not gzip, and not a raw profile.proto either: "));
     CHECK(parse_error(read_testdata("patterns.debug1.txt"))
               .starts_with("not gzip, and not a raw profile.proto either: profile.proto offset 0: "));
     CHECK(parse_error("") == "empty body, expected a gzip'd profile.proto");
@@ -591,8 +579,7 @@ TEST_CASE("debug0: max_frames_per_stack keeps the leaf-most frames", "[pprof][de
   CHECK(p.groups[1].count == 4);
   CHECK(p.total == 7);
   CHECK(p.truncation_reason.starts_with("sample 0 (offset "));
-  CHECK(p.truncation_reason.ends_with(
-      "has more than max_frames_per_stack (3) frames; kept the leaf-most ones"));
+  CHECK(p.truncation_reason.ends_with("has more than max_frames_per_stack (3) frames; kept the leaf-most ones"));
 
   // Inlined lines count one by one.
   Builder inl = basic();
@@ -611,8 +598,7 @@ TEST_CASE("debug0: max_groups keeps the first groups and the whole total", "[ppr
   CHECK(p.groups[0].count == 9);  // the 4th sample still merges into the first group
   CHECK(p.groups[1].count == 2);
   CHECK(p.total == 15);
-  CHECK(p.truncation_reason ==
-        "more than max_groups (2) distinct stacks: 1 samples (4 goroutines) were not kept");
+  CHECK(p.truncation_reason == "more than max_groups (2) distinct stacks: 1 samples (4 goroutines) were not kept");
   CHECK(p.truncated());
 }
 

@@ -27,9 +27,7 @@ namespace {
 constexpr std::string_view kMain = "leakwatch/targets/patterns/main.go";
 const std::string kGoroot = "/usr/lib/go-1.19/src/";
 
-Frame main_frame(std::string_view function, std::uint32_t line) {
-  return Frame{test::kept(function), kMain, line};
-}
+Frame main_frame(std::string_view function, std::uint32_t line) { return Frame{test::kept(function), kMain, line}; }
 
 Frame go_frame(std::string_view function, const std::string& file, std::uint32_t line) {
   return Frame{test::kept(function), test::kept(kGoroot + file), line};
@@ -87,14 +85,11 @@ TEST_CASE("debug1: real dump frames per pattern", "[pprof]") {
       {"main.nilChanRecv", {main_frame("main.nilChanRecv", 59)}},
       {"sync.runtime_SemacquireMutex",  // first of three stacks with this leaf: main.mutexLock's
        {go_frame("sync.runtime_SemacquireMutex", "runtime/sema.go", 77),
-        go_frame("sync.(*Mutex).lockSlow", "sync/mutex.go", 171),
-        go_frame("sync.(*Mutex).Lock", "sync/mutex.go", 90),
-        go_frame("sync.(*RWMutex).Lock", "sync/rwmutex.go", 147),
-        main_frame("main.rwmutexLock", 76)}},
+        go_frame("sync.(*Mutex).lockSlow", "sync/mutex.go", 171), go_frame("sync.(*Mutex).Lock", "sync/mutex.go", 90),
+        go_frame("sync.(*RWMutex).Lock", "sync/rwmutex.go", 147), main_frame("main.rwmutexLock", 76)}},
       {"sync.runtime_Semacquire",
        {go_frame("sync.runtime_Semacquire", "runtime/sema.go", 62),
-        go_frame("sync.(*WaitGroup).Wait", "sync/waitgroup.go", 139),
-        main_frame("main.waitGroupWait", 82)}},
+        go_frame("sync.(*WaitGroup).Wait", "sync/waitgroup.go", 139), main_frame("main.waitGroupWait", 82)}},
       {"sync.runtime_notifyListWait",
        {go_frame("sync.runtime_notifyListWait", "runtime/sema.go", 517),
         go_frame("sync.(*Cond).Wait", "sync/cond.go", 70), main_frame("main.condWait", 88)}},
@@ -179,7 +174,7 @@ TEST_CASE("debug1: real dump labels are decoded to raw bytes and sorted", "[ppro
        {"ctl", "\a\b\f\r\v\x00\x7f"s},
        {"uni", "\xe2\x80\x8b|\xf3\xa0\x80\x81|\xf0\x9f\x99\x82"},
        {"\xd0\xba\xd0\xbb\xd1\x8e\xd1\x87", "\xe5\x80\xa4"}},  // "ключ": "値"
-      {},  // "# labels: {}": pprof.Do with no labels
+      {},                                                      // "# labels: {}": pprof.Do with no labels
   };
   std::size_t labelled = 0;
   for (const auto& g : p.groups) {
@@ -310,8 +305,7 @@ TEST_CASE("debug1: every cut of the real dump keeps exactly the groups before th
 
 TEST_CASE("debug1: hand-made edge cases", "[pprof]") {
   SECTION("empty body") {
-    CHECK(parse_error(read_testdata("empty.txt")) ==
-          "line 1: empty body, expected 'goroutine profile: total <N>'");
+    CHECK(parse_error(read_testdata("empty.txt")) == "line 1: empty body, expected 'goroutine profile: total <N>'");
   }
   SECTION("garbage (an HTML error page)") {
     CHECK(parse_error(read_testdata("garbage.txt")) ==
@@ -354,8 +348,7 @@ TEST_CASE("debug1: hand-made edge cases", "[pprof]") {
     };
     CHECK(p.groups[0].frames == frames);
     // Go sorted the quoted pairs ("a b" first); the model sorts by raw key. Octal escapes decode too.
-    CHECK(p.groups[0].labels ==
-          Labels{{"a", "2"}, {"a b", "1"}, {"oct", "A\xc2\xa9"}, {"q", "it's \"x\""}});
+    CHECK(p.groups[0].labels == Labels{{"a", "2"}, {"a b", "1"}, {"oct", "A\xc2\xa9"}, {"q", "it's \"x\""}});
     CHECK(p.groups[1].frames == std::vector<Frame>{{"?", "", 0}});
   }
 }
@@ -429,9 +422,8 @@ TEST_CASE("debug1: escapes decode exactly", "[pprof]") {
       "\"u\":\"\\u00e9\\U0001F642\\xC3\\xA9\"}\n"
       "#\t0x1\tmain.a+0x1\t/a.go:1\n\n");
   REQUIRE(p.groups.size() == 1);
-  CHECK(p.groups[0].labels == Labels{{"e", "\a\b\f\n\r\t\v\\\"'"},
-                                     {"o", "\x00\x7f\xff"s},
-                                     {"u", "\xc3\xa9\xf0\x9f\x99\x82\xc3\xa9"}});
+  CHECK(p.groups[0].labels ==
+        Labels{{"e", "\a\b\f\n\r\t\v\\\"'"}, {"o", "\x00\x7f\xff"s}, {"u", "\xc3\xa9\xf0\x9f\x99\x82\xc3\xa9"}});
 }
 
 TEST_CASE("debug1: a garbage line inside a real dump names its line", "[pprof]") {
@@ -478,8 +470,7 @@ TEST_CASE("debug1: max_groups stops with the groups read so far", "[pprof]") {
 
   const Profile p = parse_ok(body, Limits{.max_groups = 5});
   REQUIRE(p.groups.size() == 5);
-  CHECK(p.truncation_reason ==
-        "stopped at max_groups (5): the stack group at line 23 and any after it were not read");
+  CHECK(p.truncation_reason == "stopped at max_groups (5): the stack group at line 23 and any after it were not read");
   CHECK(p.total == 63);
   for (std::size_t i = 0; i < 5; ++i) {
     CHECK(p.groups[i].frames == full.groups[i].frames);

@@ -41,9 +41,7 @@ namespace {
 constexpr std::string_view kMain = "leakwatch/targets/patterns/main.go";
 const std::string kGoroot = "/usr/lib/go-1.19/src/";
 
-Frame main_frame(std::string_view function, std::uint32_t line) {
-  return Frame{test::kept(function), kMain, line};
-}
+Frame main_frame(std::string_view function, std::uint32_t line) { return Frame{test::kept(function), kMain, line}; }
 
 Frame go_frame(std::string_view function, const std::string& file, std::uint32_t line) {
   return Frame{test::kept(function), test::kept(kGoroot + file), line};
@@ -186,8 +184,7 @@ TEST_CASE("debug2: real dump frames, creators, states and minutes", "[pprof]") {
 
     const StackGroup* inl = find_group(p, "main.recvInlined");
     REQUIRE(inl != nullptr);
-    CHECK(inl->frames ==
-          std::vector<Frame>{main_frame("main.recvInlined", 122), main_frame("main.inlineCaller", 127)});
+    CHECK(inl->frames == std::vector<Frame>{main_frame("main.recvInlined", 122), main_frame("main.inlineCaller", 127)});
     CHECK(*inl->creator == main_frame("main.start", 182));
   }
   SECTION("generic and closure names; a creator other than main.start") {
@@ -234,8 +231,8 @@ TEST_CASE("debug2: real dump frames, creators, states and minutes", "[pprof]") {
   SECTION("a printed runtime.goexit is dropped; a frame at its entry PC has no +0x") {
     const StackGroup* g = find_group(p, "net/http.(*connReader).startBackgroundRead.func2");
     REQUIRE(g != nullptr);
-    CHECK(g->frames == std::vector<Frame>{go_frame("net/http.(*connReader).startBackgroundRead.func2",
-                                                   "net/http/server.go", 674)});
+    CHECK(g->frames ==
+          std::vector<Frame>{go_frame("net/http.(*connReader).startBackgroundRead.func2", "net/http/server.go", 674)});
     CHECK(*g->creator == go_frame("net/http.(*connReader).startBackgroundRead", "net/http/server.go", 674));
     CHECK(g->states == std::vector<StateCount>{{"runnable", 1}});
   }
@@ -425,16 +422,15 @@ TEST_CASE("debug2: Go 1.27 header labels", "[pprof]") {
   const Labels get{{"pattern", "GET /panic"}};
   const Labels ingest{{"job", "ingest"}, {"tenant", "acme"}};
   const Labels exporter{{"job", "export"}, {"tenant", "acme"}};
-  const Labels odd{
-      {"a, b: {c}", "q\"uo\\te\n\r\t"}, {"empty", ""}, {"uni", "\xc3\xa9\xf0\x9f\x99\x82\xff\x01"}};
+  const Labels odd{{"a, b: {c}", "q\"uo\\te\n\r\t"}, {"empty", ""}, {"uni", "\xc3\xa9\xf0\x9f\x99\x82\xff\x01"}};
   const Labels resorted{{"a", "2"}, {"z", "1"}};
 
   const StackGroup* g = find_group(p, "main.worker", &ingest);
   REQUIRE(g != nullptr);
   CHECK(g->count == 2);
   CHECK(p.groups[0].labels == ingest);  // the only group of two
-  CHECK(g->frames == std::vector<Frame>{Frame{"main.worker", "/src/app/main.go", 50},
-                                        Frame{"main.run", "/src/app/main.go", 60}});
+  CHECK(g->frames ==
+        std::vector<Frame>{Frame{"main.worker", "/src/app/main.go", 50}, Frame{"main.run", "/src/app/main.go", 60}});
   CHECK(find_group(p, "main.handler", &get) != nullptr);
   CHECK(find_group(p, "main.worker", &exporter)->count == 1);
   CHECK(find_group(p, "main.worker", &odd)->count == 1);
@@ -524,17 +520,15 @@ TEST_CASE("debug2: crash-style records, elisions, ancestors and cgo frames", "[p
   CHECK(p.groups[1].states == std::vector<StateCount>{{"running", 1}});
 
   // Frames on both sides of the markers are kept; ancestors are not part of the stack.
-  CHECK(p.groups[2].frames == std::vector<Frame>{Frame{"main.deep", "/src/app/main.go", 5},
-                                                 Frame{"main.deep", "/src/app/main.go", 6}});
+  CHECK(p.groups[2].frames ==
+        std::vector<Frame>{Frame{"main.deep", "/src/app/main.go", 5}, Frame{"main.deep", "/src/app/main.go", 6}});
   CHECK(*p.groups[2].creator == Frame{"main.start", "/src/app/main.go", 9});
   CHECK(p.groups[2].wait_minutes == histogram({{2, 1}}, 3));
 
-  CHECK(p.groups[3].frames ==
-        std::vector<Frame>{Frame{kUnknownFunction, "", 0},
-                           Frame{kUnknownFunction, "", 0},
-                           Frame{"runtime.cgocall", "/usr/local/go/src/runtime/cgocall.go", 167},
-                           Frame{"main._Cfunc_block", "_cgo_gotypes.go", 40},
-                           Frame{"runtime.gopanic", "/usr/local/go/src/runtime/panic.go", 770}});
+  CHECK(p.groups[3].frames == std::vector<Frame>{Frame{kUnknownFunction, "", 0}, Frame{kUnknownFunction, "", 0},
+                                                 Frame{"runtime.cgocall", "/usr/local/go/src/runtime/cgocall.go", 167},
+                                                 Frame{"main._Cfunc_block", "_cgo_gotypes.go", 40},
+                                                 Frame{"runtime.gopanic", "/usr/local/go/src/runtime/panic.go", 770}});
 
   SECTION("the crash-only record can end the dump") {
     const Profile q = parse_ok(
@@ -563,8 +557,7 @@ TEST_CASE("debug2: limits", "[pprof]") {
     }
     const StackGroup* g = find_group(p, "main.deepRecursion");
     REQUIRE(g != nullptr);
-    CHECK(g->frames == std::vector<Frame>{main_frame("main.deepRecursion", 113),
-                                          main_frame("main.deepRecursion", 116),
+    CHECK(g->frames == std::vector<Frame>{main_frame("main.deepRecursion", 113), main_frame("main.deepRecursion", 116),
                                           main_frame("main.deepRecursion", 116)});
     // The writer (goroutine 81, 9 frames, line 1) is the first too-deep record.
     CHECK(p.truncation_reason ==
@@ -616,11 +609,9 @@ TEST_CASE("debug2: limits", "[pprof]") {
 
 TEST_CASE("debug2: malformed bodies name the line", "[pprof]") {
   CHECK(parse_error("") == "line 1: empty body, expected 'goroutine <id> [<status>]:'");
-  CHECK(parse_error(read_testdata("empty.txt")) ==
-        "line 1: empty body, expected 'goroutine <id> [<status>]:'");
+  CHECK(parse_error(read_testdata("empty.txt")) == "line 1: empty body, expected 'goroutine <id> [<status>]:'");
   CHECK(parse_error("\n\n\n") == "line 3: no goroutine record, expected 'goroutine <id> [<status>]:'");
-  CHECK(parse_error(read_testdata("garbage.txt"))
-            .starts_with("line 1: expected 'goroutine <id> [<status>]:', got \""));
+  CHECK(parse_error(read_testdata("garbage.txt")).starts_with("line 1: expected 'goroutine <id> [<status>]:', got \""));
   CHECK(parse_error("Bad Gateway") == "line 1: expected 'goroutine <id> [<status>]:', got \"Bad Gateway\"");
   CHECK(parse_error(read_testdata("patterns.debug1.txt")) ==
         "line 1: expected 'goroutine <id> [<status>]:', got \"goroutine profile: total 63\"");
@@ -629,22 +620,18 @@ TEST_CASE("debug2: malformed bodies name the line", "[pprof]") {
   CHECK(parse_error("goroutine 1 [running:\n").starts_with("line 1: expected 'goroutine <id> [<status>]:'"));
   CHECK(parse_error("goroutine 1 [running]\nmain.main()\n")
             .starts_with("line 1: expected 'goroutine <id> [<status>]:'"));
-  CHECK(parse_error("goroutine 1 junk [running]:\n")
-            .starts_with("line 1: expected 'goroutine <id> [<status>]:'"));
+  CHECK(parse_error("goroutine 1 junk [running]:\n").starts_with("line 1: expected 'goroutine <id> [<status>]:'"));
   CHECK(parse_error("goroutine 1 [, 3 minutes]:\nmain.main()\n\tm.go:1\n") ==
         "line 1: expected a status in 'goroutine <id> [<status>]:', got \"goroutine 1 [, 3 minutes]:\"");
   CHECK(parse_error("goroutine 1 [running]:\nmain.main\n\tm.go:1\n")
-            .starts_with(
-                "line 2: expected a frame '<function>(<args>)', 'created by <function>' or the blank line "
-                "ending the goroutine record at line 1, got \"main.main\""));
+            .starts_with("line 2: expected a frame '<function>(<args>)', 'created by <function>' or the blank line "
+                         "ending the goroutine record at line 1, got \"main.main\""));
   CHECK(parse_error("goroutine 1 [running]:\nmain.main()\nmain.f()\n") ==
         "line 3: expected '\\t<file>:<line>[ +0x<offset>]', got \"main.f()\"");
   CHECK(parse_error("goroutine 1 [running]:\nmain.main()\n\tm.go +0x1\n") ==
         "line 3: expected '\\t<file>:<line>[ +0x<offset>]', got \"\\tm.go +0x1\"");
-  CHECK(parse_error("goroutine 1 [running]:\nmain.main()\n\tm.go:12x\n")
-            .starts_with("line 3: expected '\\t<file>"));
-  CHECK(parse_error("goroutine 1 [running]:\nmain.main()\n\tm.go:99999999999\n")
-            .starts_with("line 3: expected"));
+  CHECK(parse_error("goroutine 1 [running]:\nmain.main()\n\tm.go:12x\n").starts_with("line 3: expected '\\t<file>"));
+  CHECK(parse_error("goroutine 1 [running]:\nmain.main()\n\tm.go:99999999999\n").starts_with("line 3: expected"));
   CHECK(parse_error("goroutine 1 [running]:\n\tm.go:1 +0x1\n") ==
         "line 2: expected a function line '<function>(<args>)' before this location line, got \"\\tm.go:1 "
         "+0x1\"");
@@ -654,16 +641,14 @@ TEST_CASE("debug2: malformed bodies name the line", "[pprof]") {
                          "'[originating from goroutine <id>]:'"));
   CHECK(parse_error("goroutine 2 [running]:\nmain.f()\n\tm.go:1 +0x1\ncreated by \n\tm.go:2 +0x1\n")
             .starts_with("line 4: expected a frame"));  // "created by" without a name is no creator
-  CHECK(parse_error(
-            "goroutine 2 [running]:\nmain.f()\n\tm.go:1 +0x1\ncreated by  in goroutine 1\n\tm.go:2 +0x1\n")
+  CHECK(parse_error("goroutine 2 [running]:\nmain.f()\n\tm.go:1 +0x1\ncreated by  in goroutine 1\n\tm.go:2 +0x1\n")
             .starts_with("line 4: expected 'created by <function>'"));
   // Records must be separated by blank lines.
   CHECK(parse_error("goroutine 1 [running]:\nmain.main()\n\tm.go:1 +0x1\ngoroutine 2 [running]:\n")
             .starts_with("line 4: expected a frame"));
   // An error after good records is still an error.
   const std::string real = read_testdata("patterns.debug2.txt");
-  CHECK(parse_error(real + "\n<html>\n") ==
-        "line 1163: expected 'goroutine <id> [<status>]:', got \"<html>\"");
+  CHECK(parse_error(real + "\n<html>\n") == "line 1163: expected 'goroutine <id> [<status>]:', got \"<html>\"");
 }
 
 TEST_CASE("debug2: a body cut anywhere keeps exactly the complete records", "[pprof]") {
@@ -703,8 +688,7 @@ TEST_CASE("debug2: a body cut anywhere keeps exactly the complete records", "[pp
   // location line; record 3's ancestor block after that is not part of the model).
   std::vector<std::size_t> starts;
   std::vector<std::size_t> ends;
-  for (std::size_t pos = body.find("goroutine "); pos != std::string::npos;
-       pos = body.find("\n\ngoroutine ", pos)) {
+  for (std::size_t pos = body.find("goroutine "); pos != std::string::npos; pos = body.find("\n\ngoroutine ", pos)) {
     starts.push_back(pos == 0 ? 0 : pos + 2);
     pos += 2;
   }
@@ -722,8 +706,8 @@ TEST_CASE("debug2: a body cut anywhere keeps exactly the complete records", "[pp
     INFO("cut at byte " << cut << " of " << body.size());
     const std::string_view prefix = std::string_view(body).substr(0, cut);
     // The partial last line, if any: blanks alone are not a cut (they could be a trailing "\r").
-    const std::string_view tail =
-        prefix.substr(prefix.rfind('\n') == std::string_view::npos ? 0 : prefix.rfind('\n') + 1);
+    const std::string_view tail = prefix.substr(prefix.rfind('\n') == std::string_view::npos ? 0
+                                                                                             : prefix.rfind('\n') + 1);
     const bool partial = tail.find_first_not_of(" \t") != std::string_view::npos;
     std::uint64_t complete = 0;
     bool inside = false;  // the cut loses part of a record: its stack or creator, or a partial line
@@ -828,8 +812,7 @@ TEST_CASE("debug2: a million goroutines on ten stacks", "[pprof]") {
   std::vector<std::string> after_arg;
   for (int s = 0; s < kStacks; ++s) {
     const std::string n = std::to_string(s);
-    before_arg.push_back((s % 2 == 0 ? " [chan send]:\n" : " [select, 7 minutes]:\n") + "main.leak"s + n +
-                         "(0xc");
+    before_arg.push_back((s % 2 == 0 ? " [chan send]:\n" : " [select, 7 minutes]:\n") + "main.leak"s + n + "(0xc");
     after_arg.push_back("?)\n\t/src/app/leak.go:" + n + " +0x25\nmain.run(...)\n\t/src/app/run.go:40\n" +
                         "created by main.main in goroutine 1\n\t/src/app/main.go:1" + n + " +0x5b2\n\n");
   }
@@ -838,8 +821,7 @@ TEST_CASE("debug2: a million goroutines on ten stacks", "[pprof]") {
   char id[16];
   for (int i = 0; i < kGoroutines; ++i) {
     const auto s = static_cast<std::size_t>(i % kStacks);
-    const std::string_view digits(
-        id, static_cast<std::size_t>(std::to_chars(id, id + sizeof id, i + 1).ptr - id));
+    const std::string_view digits(id, static_cast<std::size_t>(std::to_chars(id, id + sizeof id, i + 1).ptr - id));
     body += "goroutine ";
     body += digits;
     body += before_arg[s];
@@ -866,9 +848,8 @@ TEST_CASE("debug2: a million goroutines on ten stacks", "[pprof]") {
     const StackGroup& g = p.groups[static_cast<std::size_t>(s)];
     const std::string n = std::to_string(s);
     CHECK(g.count == static_cast<std::uint64_t>(kGoroutines / kStacks));
-    CHECK(g.frames ==
-          std::vector<Frame>{Frame{"main.leak" + n, "/src/app/leak.go", static_cast<std::uint32_t>(s)},
-                             Frame{"main.run", "/src/app/run.go", 40}});
+    CHECK(g.frames == std::vector<Frame>{Frame{"main.leak" + n, "/src/app/leak.go", static_cast<std::uint32_t>(s)},
+                                         Frame{"main.run", "/src/app/run.go", 40}});
     CHECK(*g.creator == Frame{"main.main", "/src/app/main.go", static_cast<std::uint32_t>(10 + s)});
     if (s % 2 == 0) {
       CHECK(g.states == std::vector<StateCount>{{"chan send", 100'000}});
@@ -907,13 +888,17 @@ TEST_CASE("debug2: records that repeat an earlier record's bytes group as if rea
       "created by main.main in goroutine 1\n\t/src/app/main.go:10 +0x5b2\n";
   const std::string ancestors = chan + "[originating from goroutine 1]:\nmain.main()\n\t/src/app/main.go:9 +0x1\n";
   const std::string goexit =
-      "main.leaf(0x0?)\n\t/src/app/leaf.go:12 +0x25\nruntime.goexit()\n\t/usr/lib/go/src/runtime/asm_amd64.s:1594 +0x1\n"
+      "main.leaf(0x0?)\n\t/src/app/leaf.go:12 +0x25\nruntime.goexit()\n\t/usr/lib/go/src/runtime/asm_amd64.s:1594 "
+      "+0x1\n"
       "created by main.main in goroutine 1\n\t/src/app/main.go:10 +0x5b2\n";
-  const std::vector<std::string> headers = {
-      " [chan receive]:\n", " [chan receive, 3 minutes]:\n", " [select]:\n", " [chan receive] {job: a}:\n",
-      " [chan receive] {job: b, \"k y\": \"v\"}:\n", " [chan receive (leaked)]:\n"};
-  const std::vector<const std::string*> bodies = {&chan,   &longer, &other_line, &other_args,
-                                                  &chan,   &ancestors, &goexit, &longer};
+  const std::vector<std::string> headers = {" [chan receive]:\n",
+                                            " [chan receive, 3 minutes]:\n",
+                                            " [select]:\n",
+                                            " [chan receive] {job: a}:\n",
+                                            " [chan receive] {job: b, \"k y\": \"v\"}:\n",
+                                            " [chan receive (leaked)]:\n"};
+  const std::vector<const std::string*> bodies = {&chan, &longer,    &other_line, &other_args,
+                                                  &chan, &ancestors, &goexit,     &longer};
 
   const auto build = [&](std::string_view separator, std::string_view tail) {
     std::string out;
@@ -927,10 +912,10 @@ TEST_CASE("debug2: records that repeat an earlier record's bytes group as if rea
     return out;
   };
   const std::vector<std::string> tails = {
-      "",                                                       // the last record ends the dump
-      "\ngoroutine 999 [chan receive]:\n" + chan,               // a repeated body as the last record
-      "\ngoroutine 999 [chan receive]:\n" + chan + "\n",        // ... followed by a blank line
-      "\ngoroutine 999 [chan receive]:\n" + chan + "oops\n\n",  // a repeated body, then an error
+      "",                                                        // the last record ends the dump
+      "\ngoroutine 999 [chan receive]:\n" + chan,                // a repeated body as the last record
+      "\ngoroutine 999 [chan receive]:\n" + chan + "\n",         // ... followed by a blank line
+      "\ngoroutine 999 [chan receive]:\n" + chan + "oops\n\n",   // a repeated body, then an error
       "\ngoroutine 999 [chan receive]:\n" + chan.substr(0, 40),  // cut inside a repeated body
       "\ngoroutine 999 [chan receive]:\n" + chan + "\r\n\n",     // a repeated body, then a CR line
   };

@@ -22,9 +22,9 @@ TEST_CASE("detect_format recognises real dumps", "[pprof]") {
 TEST_CASE("detect_format says nullopt for anything else", "[pprof]") {
   CHECK(detect_format(read_testdata("empty.txt")) == std::nullopt);
   CHECK(detect_format(read_testdata("garbage.txt")) == std::nullopt);
-  CHECK(detect_format("\x1f") == std::nullopt);            // half a gzip magic
-  CHECK(detect_format("\x8b\x1f") == std::nullopt);        // reversed
-  CHECK(detect_format("goroutine ") == std::nullopt);      // no id
+  CHECK(detect_format("\x1f") == std::nullopt);        // half a gzip magic
+  CHECK(detect_format("\x8b\x1f") == std::nullopt);    // reversed
+  CHECK(detect_format("goroutine ") == std::nullopt);  // no id
   CHECK(detect_format("goroutine x [running]:") == std::nullopt);
   CHECK(detect_format("goroutine profile") == std::nullopt);  // no colon: not the header
   CHECK(detect_format("threadcreate profile: total 1\n") == std::nullopt);

@@ -14,9 +14,7 @@ using leakwatch::pprof::test::require_same;
 
 namespace {
 
-std::string error_of(const leakwatch::common::Result<Profile>& r) {
-  return leakwatch::pprof::test::error_message(r);
-}
+std::string error_of(const leakwatch::common::Result<Profile>& r) { return leakwatch::pprof::test::error_message(r); }
 
 }  // namespace
 
@@ -47,9 +45,9 @@ TEST_CASE("parse names a format mismatch", "[pprof]") {
 
 TEST_CASE("parse: every format goes to its parser and reads the same process state", "[pprof]") {
   // The three dumps were taken from one process in one state (tests/testdata/pprof/README.md).
-  for (const auto& [file, format] : {std::pair{"patterns.debug0.pb.gz", Format::debug0},
-                                     std::pair{"patterns.debug1.txt", Format::debug1},
-                                     std::pair{"patterns.debug2.txt", Format::debug2}}) {
+  for (const auto& [file, format] :
+       {std::pair{"patterns.debug0.pb.gz", Format::debug0}, std::pair{"patterns.debug1.txt", Format::debug1},
+        std::pair{"patterns.debug2.txt", Format::debug2}}) {
     INFO(file);
     const auto p = parse(read_testdata(file), format);
     REQUIRE(p.has_value());

@@ -2,8 +2,8 @@
 // (sections 6.6, 7.2), wait classes and leak sites on the real Go 1.19 dump of tests/targets/patterns,
 // and what a signature must and must not depend on.
 
-#include "leakwatch/pprof/parser.hpp"
 #include "leakwatch/pprof/signature.hpp"
+#include "leakwatch/pprof/parser.hpp"
 #include "testdata.hpp"
 
 #include <catch2/catch.hpp>
@@ -74,11 +74,11 @@ std::uint64_t signature_of(std::vector<Frame> frames, const ClassifyOptions& opt
 // offsets and the GOROOT of the caller's choosing.
 std::string mutex_profile(const std::string& pc, const std::string& offset, const std::string& goroot,
                           std::uint32_t line = 51, const std::string& labels = "") {
-  return "goroutine profile: total 2\n2 @ 0x43b256 0x44c19e " + pc + " 0x46b2a1\n" + labels +
-         "#\t" + pc + "\tsync.runtime_SemacquireMutex+" + offset + "\t" + goroot + "/src/runtime/sema.go:77\n" +
-         "#\t" + pc + "\tsync.(*Mutex).lockSlow+0x164\t" + goroot + "/src/sync/mutex.go:171\n" +
-         "#\t" + pc + "\tsync.(*Mutex).Lock+0x38\t" + goroot + "/src/sync/mutex.go:90\n" +
-         "#\t" + pc + "\tmain.lockIt+" + offset + "\t/src/prog/main.go:" + std::to_string(line) + "\n\n";
+  return "goroutine profile: total 2\n2 @ 0x43b256 0x44c19e " + pc + " 0x46b2a1\n" + labels + "#\t" + pc +
+         "\tsync.runtime_SemacquireMutex+" + offset + "\t" + goroot + "/src/runtime/sema.go:77\n" + "#\t" + pc +
+         "\tsync.(*Mutex).lockSlow+0x164\t" + goroot + "/src/sync/mutex.go:171\n" + "#\t" + pc +
+         "\tsync.(*Mutex).Lock+0x38\t" + goroot + "/src/sync/mutex.go:90\n" + "#\t" + pc + "\tmain.lockIt+" + offset +
+         "\t/src/prog/main.go:" + std::to_string(line) + "\n\n";
 }
 
 }  // namespace
@@ -148,8 +148,8 @@ TEST_CASE("normalize_frame: file paths", "[pprof][signature]") {
       // Module cache: module path (case escapes undone) and the path inside the module, no version.
       {"github.com/BurntSushi/toml.(*Decoder).Decode",
        "/home/u/go/pkg/mod/github.com/!burnt!sushi/toml@v1.2.0/decode.go", "github.com/BurntSushi/toml/decode.go"},
-      {"google.golang.org/grpc.(*Server).serveStreams.func1",
-       "/go/pkg/mod/google.golang.org/grpc@v1.56.3/server.go", "google.golang.org/grpc/server.go"},
+      {"google.golang.org/grpc.(*Server).serveStreams.func1", "/go/pkg/mod/google.golang.org/grpc@v1.56.3/server.go",
+       "google.golang.org/grpc/server.go"},
       {"gopkg.in/yaml%2ev3.(*decoder).unmarshal", "/root/go/pkg/mod/gopkg.in/yaml.v3@v3.0.1/decode.go",
        "gopkg.in/yaml.v3/decode.go"},
       // The same dependency built with -trimpath.
@@ -267,50 +267,58 @@ TEST_CASE("classify: wait classes from the leafward runtime frames debug=0 keeps
     WaitClass wait_class;
   };
   const std::vector<Case> cases = {
-      {"chan send", stack({rt("runtime.gopark", "runtime/proc.go"), rt("runtime.chansend", "runtime/chan.go"),
-                           rt("runtime.chansend1", "runtime/chan.go")}),
+      {"chan send",
+       stack({rt("runtime.gopark", "runtime/proc.go"), rt("runtime.chansend", "runtime/chan.go"),
+              rt("runtime.chansend1", "runtime/chan.go")}),
        WaitClass::chan_send},
-      {"chan receive", stack({rt("runtime.gopark", "runtime/proc.go"), rt("runtime.chanrecv", "runtime/chan.go"),
-                              rt("runtime.chanrecv2", "runtime/chan.go")}),
+      {"chan receive",
+       stack({rt("runtime.gopark", "runtime/proc.go"), rt("runtime.chanrecv", "runtime/chan.go"),
+              rt("runtime.chanrecv2", "runtime/chan.go")}),
        WaitClass::chan_receive},
       {"select", stack({rt("runtime.gopark", "runtime/proc.go"), rt("runtime.selectgo", "runtime/select.go")}),
        WaitClass::select},
       {"select (no cases)", stack({rt("runtime.gopark", "runtime/proc.go"), rt("runtime.block", "runtime/select.go")}),
        WaitClass::select_no_cases},
-      {"mutex 1.19", stack({rt("runtime.gopark", "runtime/proc.go"), rt("runtime.goparkunlock", "runtime/proc.go"),
-                            rt("runtime.semacquire1", "runtime/sema.go"),
-                            rt("sync.runtime_SemacquireMutex", "runtime/sema.go"),
-                            rt("sync.(*Mutex).lockSlow", "sync/mutex.go"), rt("sync.(*Mutex).Lock", "sync/mutex.go")}),
+      {"mutex 1.19",
+       stack({rt("runtime.gopark", "runtime/proc.go"), rt("runtime.goparkunlock", "runtime/proc.go"),
+              rt("runtime.semacquire1", "runtime/sema.go"), rt("sync.runtime_SemacquireMutex", "runtime/sema.go"),
+              rt("sync.(*Mutex).lockSlow", "sync/mutex.go"), rt("sync.(*Mutex).Lock", "sync/mutex.go")}),
        WaitClass::sync},
-      {"mutex 1.24", stack({rt("internal/sync.runtime_SemacquireMutex", "runtime/sema.go"),
-                            rt("internal/sync.(*Mutex).lockSlow", "internal/sync/mutex.go"),
-                            rt("sync.(*Mutex).Lock", "sync/mutex.go")}),
+      {"mutex 1.24",
+       stack({rt("internal/sync.runtime_SemacquireMutex", "runtime/sema.go"),
+              rt("internal/sync.(*Mutex).lockSlow", "internal/sync/mutex.go"),
+              rt("sync.(*Mutex).Lock", "sync/mutex.go")}),
        WaitClass::sync},
-      {"waitgroup 1.25", stack({rt("sync.runtime_SemacquireWaitGroup", "runtime/sema.go"),
-                                rt("sync.(*WaitGroup).Wait", "sync/waitgroup.go")}),
+      {"waitgroup 1.25",
+       stack({rt("sync.runtime_SemacquireWaitGroup", "runtime/sema.go"),
+              rt("sync.(*WaitGroup).Wait", "sync/waitgroup.go")}),
        WaitClass::sync},
-      {"cond", stack({rt("runtime.gopark", "runtime/proc.go"), rt("runtime.goparkunlock", "runtime/proc.go"),
-                      rt("sync.runtime_notifyListWait", "runtime/sema.go"), rt("sync.(*Cond).Wait", "sync/cond.go")}),
+      {"cond",
+       stack({rt("runtime.gopark", "runtime/proc.go"), rt("runtime.goparkunlock", "runtime/proc.go"),
+              rt("sync.runtime_notifyListWait", "runtime/sema.go"), rt("sync.(*Cond).Wait", "sync/cond.go")}),
        WaitClass::cond},
-      {"IO wait", stack({rt("runtime.gopark", "runtime/proc.go"), rt("runtime.netpollblock", "runtime/netpoll.go"),
-                         rt("internal/poll.runtime_pollWait", "runtime/netpoll.go")}),
+      {"IO wait",
+       stack({rt("runtime.gopark", "runtime/proc.go"), rt("runtime.netpollblock", "runtime/netpoll.go"),
+              rt("internal/poll.runtime_pollWait", "runtime/netpoll.go")}),
        WaitClass::io_wait},
       {"sleep", stack({rt("runtime.gopark", "runtime/proc.go"), rt("time.Sleep", "runtime/time.go")}),
        WaitClass::sleep},
-      {"syscall 1.19", stack({rt("syscall.Syscall", "syscall/syscall_linux.go"),
-                              rt("syscall.read", "syscall/zsyscall_linux_amd64.go"),
-                              rt("syscall.Read", "syscall/syscall_unix.go")}),
+      {"syscall 1.19",
+       stack({rt("syscall.Syscall", "syscall/syscall_linux.go"), rt("syscall.read", "syscall/zsyscall_linux_amd64.go"),
+              rt("syscall.Read", "syscall/syscall_unix.go")}),
        WaitClass::syscall},
-      {"syscall 1.21", stack({rt("runtime/internal/syscall.Syscall6", "runtime/internal/syscall/asm_linux_amd64.s"),
-                              rt("syscall.RawSyscall6", "syscall/syscall_linux.go"),
-                              rt("syscall.Syscall", "syscall/syscall_linux.go")}),
+      {"syscall 1.21",
+       stack({rt("runtime/internal/syscall.Syscall6", "runtime/internal/syscall/asm_linux_amd64.s"),
+              rt("syscall.RawSyscall6", "syscall/syscall_linux.go"),
+              rt("syscall.Syscall", "syscall/syscall_linux.go")}),
        WaitClass::syscall},
       // A syscall frame that is not the leaf (the goroutine parked after it) says nothing.
       {"parked above syscall", stack({rt("runtime.gopark", "runtime/proc.go"), rt("syscall.Read", "x.go")}),
        WaitClass::unknown},
       // A select inside the standard library, below the application frame: still a select.
-      {"http roundtrip", stack({rt("runtime.gopark", "runtime/proc.go"), rt("runtime.selectgo", "runtime/select.go"),
-                                rt("net/http.(*persistConn).roundTrip", "net/http/transport.go")}),
+      {"http roundtrip",
+       stack({rt("runtime.gopark", "runtime/proc.go"), rt("runtime.selectgo", "runtime/select.go"),
+              rt("net/http.(*persistConn).roundTrip", "net/http/transport.go")}),
        WaitClass::select},
   };
   for (const auto& c : cases) {

@@ -1,7 +1,7 @@
 // StringPool: the storage every Frame of a parsed Profile views.
 
-#include "leakwatch/pprof/parser.hpp"
 #include "leakwatch/pprof/string_pool.hpp"
+#include "leakwatch/pprof/parser.hpp"
 
 #include <catch2/catch.hpp>
 

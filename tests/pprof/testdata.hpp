@@ -31,8 +31,7 @@ inline std::string_view kept(std::string_view s) {
 }
 
 // The group whose leaf-most frame is `function` (and, when given, whose labels are `labels`).
-inline const StackGroup* find_group(const Profile& profile, std::string_view function,
-                                    const Labels* labels = nullptr) {
+inline const StackGroup* find_group(const Profile& profile, std::string_view function, const Labels* labels = nullptr) {
   for (const auto& group : profile.groups) {
     if (!group.frames.empty() && group.frames.front().function == function &&
         (labels == nullptr || group.labels == *labels)) {

@@ -194,7 +194,8 @@ TEST_CASE("loop: polls stay on the grid first + k*interval, whatever a poll take
   // The first poll sits at the target's offset in wall time, the rest exactly one interval apart.
   const auto& s = f.loop->settings();
   const auto first = f.fetches->calls[0];
-  CHECK(first == scrape::first_tick(steady0, wall0, s.interval, scrape::schedule_offset("api/127.0.0.1:6060", s.interval)));
+  CHECK(first ==
+        scrape::first_tick(steady0, wall0, s.interval, scrape::schedule_offset("api/127.0.0.1:6060", s.interval)));
   for (std::size_t i = 1; i < f.fetches->calls.size(); ++i) {
     CHECK(f.fetches->calls[i] - first == std::chrono::seconds(10 * i));
   }
@@ -261,7 +262,9 @@ TEST_CASE("loop: stop during a poll cancels the fetch and records nothing", "[sc
 
 TEST_CASE("loop: an exception in the poll path ends the loop, removes its series and reports it", "[scrape]") {
   struct Throwing : common::Fetcher {
-    void fetch(common::SteadyTime, std::function<void(common::FetchResult)>) override { throw std::runtime_error("boom"); }
+    void fetch(common::SteadyTime, std::function<void(common::FetchResult)>) override {
+      throw std::runtime_error("boom");
+    }
     void cancel() noexcept override {}
   };
   asio::io_context io;
@@ -270,8 +273,8 @@ TEST_CASE("loop: an exception in the poll path ends the loop, removes its series
   std::vector<std::string> crashes;
   scrape::LoopHooks hooks;
   hooks.on_crash = [&](const std::string& what) { crashes.push_back(what); };
-  scrape::Loop loop(io, settings(), std::make_unique<Throwing>(), set.add({{"service", "api"}}, pprof::ProfileKind::goroutine),
-                    clock, std::move(hooks));
+  scrape::Loop loop(io, settings(), std::make_unique<Throwing>(),
+                    set.add({{"service", "api"}}, pprof::ProfileKind::goroutine), clock, std::move(hooks));
   loop.start();
   io.poll();
   clock.advance(10s);

@@ -24,7 +24,8 @@ TEST_CASE("1,000 targets spread over the interval instead of firing at once", "[
   const Duration interval{10'000};
   std::vector<int> per_second(10, 0);
   for (int i = 0; i < 1000; ++i) {
-    const auto off = schedule_offset("job/10.0.0." + std::to_string(i % 250) + ":" + std::to_string(6060 + i / 250), interval);
+    const auto off = schedule_offset("job/10.0.0." + std::to_string(i % 250) + ":" + std::to_string(6060 + i / 250),
+                                     interval);
     per_second[static_cast<std::size_t>(off.count() / 1000)]++;
   }
   // Uniform would be 100 per second; a fixed seed makes this deterministic, the bounds leave room for chance.

@@ -94,7 +94,8 @@ TEST_CASE("series: destroying a target's series removes them; 10,000 come and go
   scrape::SeriesSet set;
   std::vector<std::shared_ptr<scrape::TargetSeries>> targets;
   for (int i = 0; i < 10'000; ++i) {
-    targets.push_back(set.add({{"service", "s"}, {"target", "10.0.0.1:" + std::to_string(i)}}, pprof::ProfileKind::goroutine));
+    targets.push_back(set.add({{"service", "s"}, {"target", "10.0.0.1:" + std::to_string(i)}},
+                              pprof::ProfileKind::goroutine));
     targets.back()->record_failure(common::Outcome::timeout, 1);
   }
   CHECK(set.size() == 10'000);

@@ -40,7 +40,10 @@ std::vector<Sample> make_series(std::mt19937_64& rng, std::size_t n, Shape shape
       case Shape::small_integers: v = static_cast<double>(rng() % 4); break;
       case Shape::steps: v = 100 + 10 * std::floor(x / 17); break;
       case Shape::constant: v = 42; break;
-      case Shape::random_walk: walk += static_cast<double>(static_cast<int>(rng() % 7) - 3); v = walk; break;
+      case Shape::random_walk:
+        walk += static_cast<double>(static_cast<int>(rng() % 7) - 3);
+        v = walk;
+        break;
       case Shape::outliers: v = (rng() % 10 == 0) ? 1e6 : 1000 + x * 0.25 + noise(rng) * 0.01; break;
     }
     out.push_back({t, v});

@@ -96,7 +96,7 @@ TEST_CASE("Mann-Kendall of strictly monotonic series", "[stats]") {
   for (int i = 0; i < 10; ++i) up.push_back(i * 1.5);
   const auto mk = mann_kendall(series(up));
   CHECK(mk.n == 10);
-  CHECK(mk.s == 45);  // n(n-1)/2
+  CHECK(mk.s == 45);                  // n(n-1)/2
   CHECK(mk.variance == Approx(125));  // 10 * 9 * 25 / 18
   CHECK(mk.z == Approx(44 / std::sqrt(125.0)));
   CHECK(mk.p_increasing == Approx(normal_sf(44 / std::sqrt(125.0))));
@@ -196,8 +196,8 @@ TEST_CASE("seconds_until extrapolates like predict_linear()", "[stats]") {
   CHECK(*seconds_until(fit, 0, 200) == Approx(50));
   // From the line's value at t_now (120 at t = 10), not from any sample.
   CHECK(*seconds_until(fit, 10, 200) == Approx(40));
-  CHECK(*seconds_until(fit, 50, 200) == 0);   // exactly at the limit
-  CHECK(*seconds_until(fit, 80, 200) == 0);   // past it
+  CHECK(*seconds_until(fit, 50, 200) == 0);  // exactly at the limit
+  CHECK(*seconds_until(fit, 80, 200) == 0);  // past it
   CHECK_FALSE(seconds_until(LinearFit{0, 100}, 0, 200).has_value());
   CHECK_FALSE(seconds_until(LinearFit{-1, 100}, 0, 200).has_value());
   CHECK(*seconds_until(LinearFit{-1, 300}, 0, 200) == 0);  // falling, but above the limit now

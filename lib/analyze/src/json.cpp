@@ -1,8 +1,8 @@
 // The JSON form of a Report, with Boost.JSON. Field names are the contract of `analyze --json`.
 
 #include "escape.hpp"
-#include "leakwatch/common/utf8.hpp"
 #include "leakwatch/analyze/report.hpp"
+#include "leakwatch/common/utf8.hpp"
 #include "leakwatch/pprof/signature.hpp"
 
 #include <boost/json/array.hpp>

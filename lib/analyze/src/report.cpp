@@ -13,8 +13,9 @@ common::Result<Report> make_report(std::string_view bytes, std::optional<pprof::
     format = pprof::detect_format(bytes);
     if (!format) {
       if (bytes.empty()) return common::Error{"the input is empty"};
-      return common::Error{"not a goroutine profile (expected gzip'd profile.proto, \"goroutine profile: "
-                           "total N\" or \"goroutine N [state]:\" at the start)"};
+      return common::Error{
+          "not a goroutine profile (expected gzip'd profile.proto, \"goroutine profile: "
+          "total N\" or \"goroutine N [state]:\" at the start)"};
     }
   }
   auto parsed = pprof::parse(bytes, *format, limits);

@@ -149,9 +149,8 @@ common::Result<std::string> fetch_url(const UrlTarget& url, std::chrono::millise
   return bytes_result(std::move(result->body));
 }
 
-common::Result<std::string> read_source(std::string_view source, std::optional<pprof::Format> format,
-                                        std::istream& in, std::chrono::milliseconds timeout,
-                                        std::uint64_t max_bytes) {
+common::Result<std::string> read_source(std::string_view source, std::optional<pprof::Format> format, std::istream& in,
+                                        std::chrono::milliseconds timeout, std::uint64_t max_bytes) {
   if (source == "-") return read_stream(in, max_bytes, "standard input");
   if (is_url(source) || has_other_scheme(source)) {
     auto url = endpoint_from_url(source, format);

@@ -78,7 +78,9 @@ WallTime ManualClock::system_now() const noexcept {
   return wall_;
 }
 
-std::unique_ptr<Timer> ManualClock::make_timer(asio::io_context& io) { return std::make_unique<ManualTimer>(*this, io); }
+std::unique_ptr<Timer> ManualClock::make_timer(asio::io_context& io) {
+  return std::make_unique<ManualTimer>(*this, io);
+}
 
 void ManualClock::advance(std::chrono::nanoseconds d) {
   {
@@ -101,9 +103,9 @@ void ManualClock::advance_to(SteadyTime at) {
 std::optional<SteadyTime> ManualClock::next_deadline() const {
   std::lock_guard lock(mutex_);
   if (waiters_.empty()) return std::nullopt;
-  return std::min_element(waiters_.begin(), waiters_.end(), [](const Waiter& a, const Waiter& b) {
-           return a.at < b.at;
-         })->at;
+  return std::min_element(waiters_.begin(), waiters_.end(),
+                          [](const Waiter& a, const Waiter& b) { return a.at < b.at; })
+      ->at;
 }
 
 std::size_t ManualClock::pending_timers() const {
@@ -137,7 +139,8 @@ void ManualClock::fire_due() {
   std::vector<Waiter> due;
   {
     std::lock_guard lock(mutex_);
-    auto split = std::stable_partition(waiters_.begin(), waiters_.end(), [this](const Waiter& w) { return w.at > steady_; });
+    auto split = std::stable_partition(waiters_.begin(), waiters_.end(),
+                                       [this](const Waiter& w) { return w.at > steady_; });
     due.assign(std::make_move_iterator(split), std::make_move_iterator(waiters_.end()));
     waiters_.erase(split, waiters_.end());
   }

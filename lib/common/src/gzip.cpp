@@ -66,8 +66,8 @@ InflateResult gunzip(std::string_view in, std::uint64_t limit) {
     remaining -= chunk_in - inf.zs.avail_in;
     const std::size_t written = out_before - inf.zs.avail_out;
     if (probing && written > 0) {
-      return fail(InflateStatus::too_large,
-                  "inflated body exceeds the limit of " + std::to_string(limit) + " bytes", produced);
+      return fail(InflateStatus::too_large, "inflated body exceeds the limit of " + std::to_string(limit) + " bytes",
+                  produced);
     }
     if (!probing) produced += written;
 

@@ -14,9 +14,9 @@ namespace {
 // Labels leakwatch puts on its own series (service, target, result, function, location, signature), the build
 // info's (version, revision), Prometheus' target labels (job, instance) and histogram/summary
 // bucket labels (le, quantile). A user label with one of these names would clash with or shadow them.
-constexpr std::array<std::string_view, 12> kReservedLabels{
-    "service", "target", "job", "instance", "result", "function",
-    "location", "signature", "version", "revision", "le", "quantile"};
+constexpr std::array<std::string_view, 12> kReservedLabels{"service", "target",   "job",      "instance",
+                                                           "result",  "function", "location", "signature",
+                                                           "version", "revision", "le",       "quantile"};
 
 // Long values are cut in messages: the position already identifies them.
 constexpr std::size_t kMaxQuoted = 64;
@@ -27,8 +27,7 @@ bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' 
 bool is_control(unsigned char c) { return c < 0x20 || c == 0x7f; }
 
 bool has_space_or_control(std::string_view s) {
-  return std::any_of(s.begin(), s.end(),
-                     [](char c) { return c == ' ' || is_control(static_cast<unsigned char>(c)); });
+  return std::any_of(s.begin(), s.end(), [](char c) { return c == ' ' || is_control(static_cast<unsigned char>(c)); });
 }
 
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
@@ -90,12 +89,11 @@ common::Result<HostPort> parse_target(std::string_view target) {
     const bool addr_ok = !addr.empty() && addr.find(':') != std::string_view::npos &&
                          std::all_of(addr.begin(), addr.end(),
                                      [](char c) { return is_hex(c) || c == ':' || c == '.'; });
-    const bool zone_ok =
-        zone == std::string_view::npos ||
-        (zone + 1 < host.size() &&
-         std::all_of(host.begin() + static_cast<std::ptrdiff_t>(zone) + 1, host.end(), [](char c) {
-           return is_alpha(c) || is_digit(c) || c == '_' || c == '-' || c == '.';
-         }));
+    const bool zone_ok = zone == std::string_view::npos ||
+                         (zone + 1 < host.size() &&
+                          std::all_of(host.begin() + static_cast<std::ptrdiff_t>(zone) + 1, host.end(), [](char c) {
+                            return is_alpha(c) || is_digit(c) || c == '_' || c == '-' || c == '.';
+                          }));
     if (!addr_ok || !zone_ok) return problem("target " + q + " has an invalid IPv6 address in brackets");
   } else {
     const auto colon = target.rfind(':');
@@ -109,9 +107,8 @@ common::Result<HostPort> parse_target(std::string_view target) {
     }
     if (host.empty()) return problem("target " + q + " has no host; write host:port");
     // Hostnames and IPv4 literals; '_' is allowed because it is common in container and service names.
-    if (!std::all_of(host.begin(), host.end(), [](char c) {
-          return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_';
-        })) {
+    if (!std::all_of(host.begin(), host.end(),
+                     [](char c) { return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_'; })) {
       return problem("target " + q + " has an invalid host; use a hostname, an IPv4 address or [IPv6]");
     }
   }

@@ -1,28 +1,28 @@
 #include "leakwatch/config/load.hpp"
 
 #include "checks.hpp"
-#include "leakwatch/common/file.hpp"
-#include "leakwatch/common/utf8.hpp"
 #include "leakwatch/common/duration.hpp"
+#include "leakwatch/common/file.hpp"
 #include "leakwatch/common/size.hpp"
+#include "leakwatch/common/utf8.hpp"
 
 #include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <array>
-#include <filesystem>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <span>
+#include <sstream>
 #include <system_error>
 #include <utility>
 
@@ -45,19 +45,36 @@ constexpr auto kProfileNames = [] {
 }();
 
 constexpr std::array<std::string_view, 2> kTopKeys{"global", "scrape_configs"};
-constexpr std::array<std::string_view, 6> kGlobalKeys{"scrape_interval",      "scrape_timeout",
-                                                      "body_size_limit",      "max_frames_per_stack",
-                                                      "max_stack_groups",     "detection"};
+constexpr std::array<std::string_view, 6> kGlobalKeys{"scrape_interval",      "scrape_timeout",   "body_size_limit",
+                                                      "max_frames_per_stack", "max_stack_groups", "detection"};
 constexpr std::array<std::string_view, 13> kScrapeKeys{
-    "job_name",        "scheme",     "profile",        "profile_path",    "format",
-    "scrape_interval", "scrape_timeout", "body_size_limit", "tls_config", "static_configs",
-    "file_sd_configs", "kubernetes_sd_configs", "detection"};
-constexpr std::array<std::string_view, 24> kDetectionKeys{
-    "method",          "window",           "max_samples",       "min_duration",     "min_samples",
-    "p_value",         "min_increase",     "saturation_ratio",  "max_dispersion",     "explained_ratio",
-    "warmup",          "restart_drop",     "for",               "keep_firing_for",  "max_stack_series",
-    "max_tracked_stacks", "stale_polls",   "app_modules",       "plumbing_prefixes", "goroutine_limit",
-    "seed_points",     "seed_factor",      "seed_consecutive",  "seed_absolute_cap"};
+    "job_name",       "scheme",          "profile",    "profile_path",   "format",          "scrape_interval",
+    "scrape_timeout", "body_size_limit", "tls_config", "static_configs", "file_sd_configs", "kubernetes_sd_configs",
+    "detection"};
+constexpr std::array<std::string_view, 24> kDetectionKeys{"method",
+                                                          "window",
+                                                          "max_samples",
+                                                          "min_duration",
+                                                          "min_samples",
+                                                          "p_value",
+                                                          "min_increase",
+                                                          "saturation_ratio",
+                                                          "max_dispersion",
+                                                          "explained_ratio",
+                                                          "warmup",
+                                                          "restart_drop",
+                                                          "for",
+                                                          "keep_firing_for",
+                                                          "max_stack_series",
+                                                          "max_tracked_stacks",
+                                                          "stale_polls",
+                                                          "app_modules",
+                                                          "plumbing_prefixes",
+                                                          "goroutine_limit",
+                                                          "seed_points",
+                                                          "seed_factor",
+                                                          "seed_consecutive",
+                                                          "seed_absolute_cap"};
 constexpr std::array<std::string_view, 3> kTlsKeys{"ca_file", "server_name", "insecure_skip_verify"};
 constexpr std::array<std::string_view, 2> kStaticKeys{"targets", "labels"};
 constexpr std::array<std::string_view, 2> kFileSdKeys{"files", "refresh_interval"};
@@ -101,16 +118,11 @@ std::string join(std::span<const std::string_view> names) {
 
 std::string describe(const YAML::Node& n) {
   switch (n.Type()) {
-    case YAML::NodeType::Null:
-      return "nothing";
-    case YAML::NodeType::Scalar:
-      return quote(n.Scalar());
-    case YAML::NodeType::Sequence:
-      return "a sequence";
-    case YAML::NodeType::Map:
-      return "a mapping";
-    case YAML::NodeType::Undefined:
-      break;
+    case YAML::NodeType::Null: return "nothing";
+    case YAML::NodeType::Scalar: return quote(n.Scalar());
+    case YAML::NodeType::Sequence: return "a sequence";
+    case YAML::NodeType::Map: return "a mapping";
+    case YAML::NodeType::Undefined: break;
   }
   return "nothing";
 }
@@ -144,8 +156,8 @@ class Decoder {
     Config config;
     if (root.IsNull()) return config;  // an empty file (or only comments) is an empty, valid config
     if (!root.IsMap()) {
-      error(position_of(root), "the top level must be a mapping with global: and scrape_configs:, got " +
-                                   describe(root));
+      error(position_of(root),
+            "the top level must be a mapping with global: and scrape_configs:, got " + describe(root));
       return config;
     }
     const std::vector<Entry> es = known(entries(root, ""), kTopKeys, "");
@@ -259,8 +271,8 @@ class Decoder {
       if (ok) n = n * 10 + static_cast<std::uint64_t>(c - '0');
     }
     if (!ok || n == 0 || n > max) {
-      error(value_position(e), prefix + e.name + ": expected a whole number from 1 to " + std::to_string(max) +
-                                   ", got " + quote(text));
+      error(value_position(e),
+            prefix + e.name + ": expected a whole number from 1 to " + std::to_string(max) + ", got " + quote(text));
       return {std::nullopt, true};
     }
     return {n, false};
@@ -442,9 +454,8 @@ class Decoder {
     if (polls < d.min_samples || d.max_samples < d.min_samples) {
       error(where, prefix + "detection: window (" + common::format_duration(d.window) + ") holds " +
                        std::to_string(std::min(polls, d.max_samples)) + " polls at scrape_interval " +
-                       common::format_duration(job.scrape_interval) + " (max_samples " +
-                       std::to_string(d.max_samples) + "), fewer than min_samples (" +
-                       std::to_string(d.min_samples) + "): nothing could ever alert");
+                       common::format_duration(job.scrape_interval) + " (max_samples " + std::to_string(d.max_samples) +
+                       "), fewer than min_samples (" + std::to_string(d.min_samples) + "): nothing could ever alert");
     }
   }
 
@@ -452,10 +463,10 @@ class Decoder {
   void check_timeout(const Entry& timeout_entry, Duration timeout, Duration interval, bool interval_inherited,
                      const std::string& prefix) {
     if (timeout <= interval) return;
-    error(value_position(timeout_entry),
-          prefix + "scrape_timeout (" + common::format_duration(timeout) +
-              ") must not be greater than scrape_interval (" + common::format_duration(interval) +
-              (interval_inherited ? ", from global" : "") + ")");
+    error(value_position(timeout_entry), prefix + "scrape_timeout (" + common::format_duration(timeout) +
+                                             ") must not be greater than scrape_interval (" +
+                                             common::format_duration(interval) +
+                                             (interval_inherited ? ", from global" : "") + ")");
   }
 
   Timing decode_global(const Entry& section, GlobalConfig& g) {
@@ -505,8 +516,7 @@ class Decoder {
     return t;
   }
 
-  void decode_scrape_configs(const Entry& section, const Timing& global,
-                             std::vector<ScrapeConfig>& out) {
+  void decode_scrape_configs(const Entry& section, const Timing& global, std::vector<ScrapeConfig>& out) {
     if (section.value.IsNull()) return;  // no jobs: the daemon polls nothing
     if (!expect(section, YAML::NodeType::Sequence, "a sequence of jobs", "")) return;
     std::map<std::string, Position, std::less<>> job_names;
@@ -521,8 +531,8 @@ class Decoder {
                                          std::map<std::string, Position, std::less<>>& job_names) {
     const std::string index_prefix = "scrape_configs[" + std::to_string(index) + "]: ";
     if (!item.IsMap()) {
-      error(position_of(item), index_prefix + "expected a mapping with job_name and static_configs, got " +
-                                   describe(item));
+      error(position_of(item),
+            index_prefix + "expected a mapping with job_name and static_configs, got " + describe(item));
       return std::nullopt;
     }
     // Messages name the job once its name is known to be usable; before that, its index.
@@ -608,8 +618,9 @@ class Decoder {
       // be the process's, not the leak's. debug=0 and debug=1 hold just the leaked goroutines.
       if (job.format == pprof::Format::debug2) {
         error(value_position(format_entry != nullptr ? *format_entry : *profile_entry),
-              prefix + "format: debug2 cannot be used with profile: goroutineleak (its debug=2 output lists every "
-                       "goroutine, not only the leaked ones); use debug1 or debug0");
+              prefix +
+                  "format: debug2 cannot be used with profile: goroutineleak (its debug=2 output lists every "
+                  "goroutine, not only the leaked ones); use debug1 or debug0");
       }
     }
     if (job.body_size_limit == 0 && global.body_size_limit) job.body_size_limit = *global.body_size_limit;
@@ -631,8 +642,8 @@ class Decoder {
     // The job name is the `service` label: two jobs with one name would write the same series.
     const auto [first, inserted] = job_names.emplace(name, value_position(e));
     if (!inserted) {
-      error(value_position(e), index_prefix + "duplicate job_name " + quote(name) + "; first used at " +
-                                   at(first->second));
+      error(value_position(e),
+            index_prefix + "duplicate job_name " + quote(name) + "; first used at " + at(first->second));
     }
   }
 
@@ -677,8 +688,7 @@ class Decoder {
     }
   }
 
-  void decode_static_configs(const Entry& section, const std::string& job_prefix,
-                             std::vector<StaticConfig>& out) {
+  void decode_static_configs(const Entry& section, const std::string& job_prefix, std::vector<StaticConfig>& out) {
     if (section.value.IsNull()) return;
     if (!expect(section, YAML::NodeType::Sequence, "a sequence of {targets, labels}", job_prefix)) return;
     // A target listed twice in one job would be polled twice and export the same series twice.
@@ -856,8 +866,7 @@ class Decoder {
       const auto [first, inserted] = seen.emplace(*parsed, pos);
       if (!inserted) {
         error(pos, prefix + "duplicate target " + quote(t.Scalar()) + " in this " + std::string(scope_) +
-                       "; first listed at " +
-                       at(first->second));
+                       "; first listed at " + at(first->second));
         continue;
       }
       out.push_back(t.Scalar());

@@ -4,18 +4,14 @@ namespace leakwatch::detect {
 
 std::string_view transition_name(Transition t) noexcept {
   switch (t) {
-    case Transition::pending:
-      return "pending";
-    case Transition::firing:
-      return "firing";
-    case Transition::resolved:
-      return "resolved";
+    case Transition::pending: return "pending";
+    case Transition::firing: return "firing";
+    case Transition::resolved: return "resolved";
   }
   return "resolved";
 }
 
-std::optional<Transition> Alert::update(bool condition, double t, double for_seconds,
-                                        double keep_firing_seconds) {
+std::optional<Transition> Alert::update(bool condition, double t, double for_seconds, double keep_firing_seconds) {
   if (condition) last_condition_ = t;
   switch (state_) {
     case AlertState::inactive:

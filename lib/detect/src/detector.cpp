@@ -17,10 +17,8 @@ bool can_leak(pprof::WaitClass c) {
     case pprof::WaitClass::io_wait:
     case pprof::WaitClass::sleep:
     case pprof::WaitClass::syscall:
-    case pprof::WaitClass::running:
-      return false;
-    default:
-      return true;
+    case pprof::WaitClass::running: return false;
+    default: return true;
   }
 }
 
@@ -140,8 +138,7 @@ void TargetDetector::update_stacks(double t, const pprof::Profile& profile) {
   // Over capacity, a bigger newcomer replaces the smallest quiet tracked group: a growing leak soon
   // outgrows the noise it starts among.
   if (untracked.empty()) return;
-  std::sort(untracked.begin(), untracked.end(),
-            [](const auto* a, const auto* b) { return a->count > b->count; });
+  std::sort(untracked.begin(), untracked.end(), [](const auto* a, const auto* b) { return a->count > b->count; });
   std::vector<std::pair<double, std::uint64_t>> quiet;
   for (const auto& [sig, s] : stacks_) {
     if (!s.alert.active()) quiet.emplace_back(s.status.count, sig);

@@ -27,8 +27,9 @@ Movement movement(const stats::SlidingWindow& window) {
   const std::size_t n = window.size();
   if (n < 5) return m;
   const double spacing = (window.back().t - window.front().t) / static_cast<double>(n - 1);
-  const std::size_t k = std::clamp<std::size_t>(
-      spacing > 0 ? static_cast<std::size_t>(std::lround(kLocalHalfSpanSeconds / spacing)) : 2, 2, (n - 1) / 2);
+  const std::size_t k =
+      std::clamp<std::size_t>(spacing > 0 ? static_cast<std::size_t>(std::lround(kLocalHalfSpanSeconds / spacing)) : 2,
+                              2, (n - 1) / 2);
   std::vector<double> v(n);
   double sum = 0;
   for (std::size_t i = 0; i < n; ++i) {
@@ -67,8 +68,7 @@ Movement movement(const stats::SlidingWindow& window) {
   return m;
 }
 
-Verdict evaluate(const stats::SlidingWindow& window, const Options& options, bool stack,
-                 std::optional<double> peak) {
+Verdict evaluate(const stats::SlidingWindow& window, const Options& options, bool stack, std::optional<double> peak) {
   Verdict v;
   if (window.size() < std::max<std::size_t>(options.min_samples, 3)) {
     v.reason = "too few samples";

@@ -146,7 +146,8 @@ PodTarget pod_target(const json::value& pod) {
     const auto text = child_string(annotations, kPortAnnotation);
     const auto parsed = parse_port(text);
     if (!parsed) {
-      out.problem = "invalid " + std::string(kPortAnnotation) + " annotation \"" + std::string(text.substr(0, 64)) + "\"";
+      out.problem = "invalid " + std::string(kPortAnnotation) + " annotation \"" + std::string(text.substr(0, 64)) +
+                    "\"";
       return out;
     }
     port = *parsed;
@@ -190,11 +191,11 @@ struct PodStream {
 
   std::string namespace_name;  // empty: all namespaces
   std::unique_ptr<k8s::ApiClient> client;
-  asio::steady_timer timer;  // backoff
+  asio::steady_timer timer;                 // backoff
   std::map<std::string, TargetGroup> pods;  // target pods by source
   std::string resource_version;
-  bool settled = false;      // its first list finished (or failed)
-  std::string last_error;    // logged once per state change
+  bool settled = false;    // its first list finished (or failed)
+  std::string last_error;  // logged once per state change
   bool overflow_logged = false;
 };
 
@@ -324,7 +325,7 @@ class KubernetesDiscoverer : public std::enable_shared_from_this<KubernetesDisco
     auto self = shared_from_this();
     auto backoff = options_.backoff_initial;
     bool need_list = true;
-    bool fresh_list = false;  // no watch has made progress since the last list
+    bool fresh_list = false;                         // no watch has made progress since the last list
     auto relist_backoff = options_.backoff_initial;  // for lists that expire before their watch starts
     while (!stopping_) {
       if (need_list) {
@@ -367,9 +368,7 @@ class KubernetesDiscoverer : public std::enable_shared_from_this<KubernetesDisco
           if (!co_await sleep(s, relist_backoff)) co_return;
           relist_backoff = std::min(relist_backoff * 2, options_.backoff_max);
           continue;
-        case Step::failed:
-          log_error(s, "watch pods: " + w.error);
-          break;
+        case Step::failed: log_error(s, "watch pods: " + w.error); break;
         case Step::stopped: break;
       }
       if (!co_await sleep(s, backoff)) break;
@@ -449,8 +448,10 @@ class KubernetesDiscoverer : public std::enable_shared_from_this<KubernetesDisco
     s.resource_version = std::move(rv);
     s.pods = std::move(fresh);
     common::log(*log_, spdlog::level::debug, "listed pods",
-                {{"job", options_.job_name}, {"namespace", s.namespace_name},
-                 {"targets", std::to_string(s.pods.size())}, {"resource_version", s.resource_version}});
+                {{"job", options_.job_name},
+                 {"namespace", s.namespace_name},
+                 {"targets", std::to_string(s.pods.size())},
+                 {"resource_version", s.resource_version}});
     co_return out;
   }
 
@@ -464,7 +465,8 @@ class KubernetesDiscoverer : public std::enable_shared_from_this<KubernetesDisco
     }
     // Spread the watches' ends like client-go does (timeout in [T, 2T)), so many daemons do not re-watch in step.
     const auto base = options_.watch_timeout.count();
-    const auto timeout_s = base + static_cast<long long>(rng_() % static_cast<unsigned long long>(std::max<long long>(base, 1)));
+    const auto timeout_s = base + static_cast<long long>(rng_() %
+                                                         static_cast<unsigned long long>(std::max<long long>(base, 1)));
     const std::string target = pods_path(s) + "?watch=1&resourceVersion=" + url_encode(s.resource_version) +
                                "&allowWatchBookmarks=true&timeoutSeconds=" + std::to_string(timeout_s);
     const auto now = SteadyClock::now();
@@ -603,7 +605,8 @@ common::Result<std::unique_ptr<Provider>> make_kubernetes_provider(asio::io_cont
     const char* host = std::getenv("KUBERNETES_SERVICE_HOST");
     const char* port = std::getenv("KUBERNETES_SERVICE_PORT");
     if (host == nullptr || *host == '\0' || port == nullptr || *port == '\0') {
-      return common::Error("kubernetes_sd: api_server is not set and KUBERNETES_SERVICE_HOST/PORT are not (not in a cluster)");
+      return common::Error(
+          "kubernetes_sd: api_server is not set and KUBERNETES_SERVICE_HOST/PORT are not (not in a cluster)");
     }
     const std::string h(host);
     options.api_server = "https://" + (h.find(':') != std::string::npos ? "[" + h + "]" : h) + ":" + port;

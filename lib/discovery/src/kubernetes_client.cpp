@@ -151,7 +151,7 @@ class LineSplitter : public std::enable_shared_from_this<LineSplitter> {
   ApiClient::LineFn on_line_;
 
   std::mutex mutex_;
-  std::string incoming_;  // guarded by mutex_
+  std::string incoming_;       // guarded by mutex_
   bool drain_posted_ = false;  // guarded by mutex_
   std::atomic<bool> stop_{false};
   std::atomic<bool> overflow_{false};
@@ -223,8 +223,7 @@ ApiClient::ApiClient(asio::io_context& io, asio::any_io_executor executor, const
     : executor_(std::move(executor)),
       client_(io, endpoint_of(server, std::move(server_name), verify), std::move(tls), std::move(resolver)) {}
 
-http::Request ApiClient::request(const std::string& target, const std::string& token,
-                                 std::uint64_t body_limit) const {
+http::Request ApiClient::request(const std::string& target, const std::string& token, std::uint64_t body_limit) const {
   http::Request r;
   r.target = target;
   r.headers.emplace_back("Accept", "application/json");
@@ -248,9 +247,9 @@ asio::awaitable<common::Result<ApiResponse>> ApiClient::get(const std::string& t
   // copy still used it (ASan: heap-use-after-free in discovery_test): keep owning temporaries out of
   // co_await expressions.
   auto req = request(target, token, body_limit);
-  auto r = co_await async_call(
-      [this, &req, deadline](auto done) { client_.get(std::move(req), deadline, std::move(done)); },
-      asio::use_awaitable);
+  auto r = co_await async_call([this, &req,
+                                deadline](auto done) { client_.get(std::move(req), deadline, std::move(done)); },
+                               asio::use_awaitable);
   if (cancelled_) co_return Error(Errc::cancelled, "cancelled");
   co_return to_result(std::move(r));
 }

@@ -26,7 +26,7 @@ namespace leakwatch::discovery::k8s {
 
 struct ApiServer {
   bool https = true;
-  std::string host;         // IPv6 without brackets
+  std::string host;  // IPv6 without brackets
   std::string port;
   std::string host_header;  // host[:port] (brackets kept for IPv6)
   std::string prefix;       // path prefix without a trailing slash, e.g. "" or "/k8s/clusters/c-1"

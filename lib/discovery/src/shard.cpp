@@ -16,9 +16,7 @@ unsigned shard_of(std::string_view key, unsigned total) noexcept {
   return static_cast<unsigned>(common::stable_hash(key) % total);
 }
 
-bool in_shard(std::string_view key, unsigned total, unsigned index) noexcept {
-  return shard_of(key, total) == index;
-}
+bool in_shard(std::string_view key, unsigned total, unsigned index) noexcept { return shard_of(key, total) == index; }
 
 std::optional<unsigned> ordinal_from_hostname(std::string_view hostname) noexcept {
   const auto dash = hostname.rfind('-');

@@ -89,7 +89,8 @@ Response handle_request(const Request& req, const Handlers& h) {
     if (req.method() != http::verb::post && req.method() != http::verb::put) {
       return text(req, http::status::method_not_allowed, "Only POST or PUT requests allowed.\n");
     }
-    if (auto err = h.reload()) return text(req, http::status::internal_server_error, "failed to reload config: " + *err + "\n");
+    if (auto err = h.reload())
+      return text(req, http::status::internal_server_error, "failed to reload config: " + *err + "\n");
     return text(req, http::status::ok, "Config reloaded.\n");
   }
   if (path == "/" && get) return text(req, http::status::ok, std::string(kLanding), "text/html; charset=utf-8");

@@ -59,7 +59,8 @@ asio::awaitable<void> serve_connection(tcp::socket socket, std::shared_ptr<const
 
 common::Result<tcp::endpoint> parse_listen_address(std::string_view address) {
   const auto colon = address.rfind(':');
-  if (colon == std::string_view::npos) return common::Error("listen address \"" + std::string(address) + "\" has no port");
+  if (colon == std::string_view::npos)
+    return common::Error("listen address \"" + std::string(address) + "\" has no port");
   std::string host(address.substr(0, colon));
   const std::string port(address.substr(colon + 1));
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
@@ -95,8 +96,9 @@ common::Result<tcp::endpoint> Server::listen(std::string_view address) {
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return common::Error("listen on " + std::string(address) + ": " + ec.message());
   const auto local = acceptor_.local_endpoint();
-  asio::co_spawn(strand_, [self = shared_from_this()] { return self->accept_loop(); },
-                 [](std::exception_ptr e) { log_exception(e, "accept"); });
+  asio::co_spawn(
+      strand_, [self = shared_from_this()] { return self->accept_loop(); },
+      [](std::exception_ptr e) { log_exception(e, "accept"); });
   return local;
 }
 

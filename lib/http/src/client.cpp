@@ -87,7 +87,8 @@ Endpoint endpoint_for(std::string_view host_port, bool https) {
   Endpoint e;
   const auto colon = host_port.rfind(':');
   std::string_view host = host_port.substr(0, colon);
-  e.port = colon == std::string_view::npos ? std::string(https ? "443" : "80") : std::string(host_port.substr(colon + 1));
+  e.port = colon == std::string_view::npos ? std::string(https ? "443" : "80")
+                                           : std::string(host_port.substr(colon + 1));
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   e.host = std::string(host);
   e.host_header = std::string(host_port);
@@ -110,11 +111,9 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
   const Endpoint& endpoint() const noexcept { return endpoint_; }
 
   void get(Request request, SteadyTime deadline, std::function<void(Response)> done) {
-    spawn(
-        [self = shared_from_this(), request = std::move(request), deadline]() -> asio::awaitable<Response> {
-          co_return co_await self->run_get(request, deadline);
-        },
-        std::move(done));
+    spawn([self = shared_from_this(), request = std::move(request),
+           deadline]() -> asio::awaitable<Response> { co_return co_await self->run_get(request, deadline); },
+          std::move(done));
   }
 
   void stream(Request request, SteadyTime head_deadline, SteadyTime body_deadline,

@@ -11,8 +11,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <cstring>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -64,7 +64,8 @@ Result<Addresses> system_lookup(const std::string& host) {
 // that happens on the request's own strand, so the three never race.
 class Request final : public Resolver::Pending, public std::enable_shared_from_this<Request> {
  public:
-  Request(asio::io_context& io, Resolver::Done done) : strand_(asio::make_strand(io)), timer_(strand_), done_(std::move(done)) {}
+  Request(asio::io_context& io, Resolver::Done done)
+      : strand_(asio::make_strand(io)), timer_(strand_), done_(std::move(done)) {}
 
   void arm(common::SteadyTime deadline) {
     timer_.expires_at(deadline);
@@ -95,7 +96,7 @@ class Request final : public Resolver::Pending, public std::enable_shared_from_t
   asio::strand<asio::io_context::executor_type> strand_;
   asio::steady_timer timer_;
   Resolver::Done done_;
-  bool finished_ = false;                 // on the strand
+  bool finished_ = false;                   // on the strand
   std::atomic<bool> finished_flag_{false};  // for pruning from other threads
 };
 

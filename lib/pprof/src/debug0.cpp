@@ -187,9 +187,8 @@ class Decoder {
 
   std::optional<Error> run(std::string_view proto, Profile& profile) {
     // Capped so that frame offsets fit the uint32 fields of Group.
-    frame_budget_ =
-        std::min<std::uint64_t>(kFrameBudgetFloor + kFramesPerProtoByte * std::uint64_t{proto.size()},
-                                std::numeric_limits<std::uint32_t>::max());
+    frame_budget_ = std::min<std::uint64_t>(kFrameBudgetFloor + kFramesPerProtoByte * std::uint64_t{proto.size()},
+                                            std::numeric_limits<std::uint32_t>::max());
     if (auto e = scan(proto)) return e;
     if (auto e = decode_kind(profile)) return e;
     if (auto e = decode_functions()) return e;
@@ -210,10 +209,8 @@ class Decoder {
     return Error{"profile.proto offset " + std::to_string(offset) + ": " + what};
   }
 
-  static Error wire_type_error(std::size_t offset, std::string_view message, std::uint32_t field,
-                               WireType got) {
-    return at_error(offset, field_name(message, field) + " has wire type " +
-                                std::to_string(static_cast<int>(got)) +
+  static Error wire_type_error(std::size_t offset, std::string_view message, std::uint32_t field, WireType got) {
+    return at_error(offset, field_name(message, field) + " has wire type " + std::to_string(static_cast<int>(got)) +
                                 ", not the one profile.proto defines");
   }
 
@@ -268,8 +265,8 @@ class Decoder {
   }
 
   // An embedded message (or bytes) field.
-  static std::optional<Error> bytes_field(wire::Reader& r, WireType type, std::string_view message,
-                                          std::uint32_t field, std::size_t tag_offset, View& out) {
+  static std::optional<Error> bytes_field(wire::Reader& r, WireType type, std::string_view message, std::uint32_t field,
+                                          std::size_t tag_offset, View& out) {
     if (type != WireType::length_delimited) {
       return wire_type_error(tag_offset, message, field, type);
     }
@@ -326,22 +323,12 @@ class Decoder {
     auto on_field = [&](std::uint32_t field, WireType type, std::size_t tag_offset) -> std::optional<Error> {
       std::vector<View>* records = nullptr;  // none: the string table
       switch (field) {
-        case kProfileSampleType:
-          records = &sample_types_;
-          break;
-        case kProfileSample:
-          records = &samples_;
-          break;
-        case kProfileLocation:
-          records = &locations_;
-          break;
-        case kProfileFunction:
-          records = &functions_;
-          break;
-        case kProfileStringTable:
-          break;
-        default:
-          return skip_field(r, type);
+        case kProfileSampleType: records = &sample_types_; break;
+        case kProfileSample: records = &samples_; break;
+        case kProfileLocation: records = &locations_; break;
+        case kProfileFunction: records = &functions_; break;
+        case kProfileStringTable: break;
+        default: return skip_field(r, type);
       }
       View view;
       if (auto e = bytes_field(r, type, "Profile", field, tag_offset, view)) return e;
@@ -418,8 +405,7 @@ class Decoder {
       file = names_->intern(strings_[static_cast<std::size_t>(file_index)]);
       // Equal (name, file) pairs are one function for grouping, even if a writer repeated them (short of
       // names crafted to collide in the pool's hash, which then only split groups, see StringPool).
-      const auto [it, added] =
-          canon_of.emplace(LabelView{name, file}, static_cast<std::uint32_t>(canon_.size()));
+      const auto [it, added] = canon_of.emplace(LabelView{name, file}, static_cast<std::uint32_t>(canon_.size()));
       if (added) {
         canon_.push_back({name, file});
         if (name == kGoexit) {
@@ -448,8 +434,7 @@ class Decoder {
       auto on_field = [&](std::uint32_t field, WireType type, std::size_t tag_offset) -> std::optional<Error> {
         std::uint64_t ignored = 0;
         switch (field) {
-          case 1:
-            return varint_field(r, type, "Location", field, tag_offset, id);
+          case 1: return varint_field(r, type, "Location", field, tag_offset, id);
           case 2:  // mapping_id
           case 3:  // address
           case 5:  // is_folded
@@ -459,8 +444,7 @@ class Decoder {
             if (auto e = bytes_field(r, type, "Location", field, tag_offset, line)) return e;
             return decode_line(line, lines);
           }
-          default:
-            return skip_field(r, type);
+          default: return skip_field(r, type);
         }
       };
       if (auto e = for_each_field(r, on_field)) return e;
@@ -473,8 +457,7 @@ class Decoder {
         if (function_id != 0) {
           const std::uint32_t index = functions_index_.find(function_id);
           if (index == kNone) {
-            return Error{"location " + std::to_string(id) + ": unknown function id " +
-                         std::to_string(function_id)};
+            return Error{"location " + std::to_string(id) + ": unknown function id " + std::to_string(function_id)};
           }
           canon = function_canon_[index];
         }
@@ -486,8 +469,8 @@ class Decoder {
       if (frames_.size() > std::numeric_limits<std::uint32_t>::max() - 1) {
         return Error{"profile.proto has too many location lines"};
       }
-      location_frames_.push_back(
-          {static_cast<std::uint32_t>(first), static_cast<std::uint32_t>(frames_.size()), frames_.back()});
+      location_frames_.push_back({static_cast<std::uint32_t>(first), static_cast<std::uint32_t>(frames_.size()),
+                                  frames_.back()});
       ids.push_back(id);
     }
     if (const std::uint32_t dup = locations_index_.build(ids); dup != kNone) {
@@ -504,8 +487,7 @@ class Decoder {
   }
 
   // Line {function_id=1, line=2}.
-  static std::optional<Error> decode_line(const View& view,
-                                          std::vector<std::pair<std::uint64_t, std::uint32_t>>& out) {
+  static std::optional<Error> decode_line(const View& view, std::vector<std::pair<std::uint64_t, std::uint32_t>>& out) {
     wire::Reader r(view.bytes, view.offset);
     std::uint64_t function_id = 0;
     std::uint64_t line = 0;
@@ -529,8 +511,7 @@ class Decoder {
     // Frames copied per sample: the leaf-most max_frames_per_stack, plus one in case it is a final
     // runtime.goexit that is dropped. Frames beyond it are only counted.
     const std::size_t max_frames = limits_.max_frames_per_stack;
-    const std::size_t keep =
-        max_frames == std::numeric_limits<std::size_t>::max() ? max_frames : max_frames + 1;
+    const std::size_t keep = max_frames == std::numeric_limits<std::size_t>::max() ? max_frames : max_frames + 1;
     std::uint64_t total = 0;
     std::uint64_t frames_used = 0;
     std::uint64_t dropped_samples = 0;
@@ -548,9 +529,7 @@ class Decoder {
 
     for (std::size_t s = 0; s < samples_.size(); ++s) {
       const View& view = samples_[s];
-      const auto who = [&] {
-        return "sample " + std::to_string(s) + " (offset " + std::to_string(view.offset) + ")";
-      };
+      const auto who = [&] { return "sample " + std::to_string(s) + " (offset " + std::to_string(view.offset) + ")"; };
       wire::Reader r(view.bytes, view.offset);
       label_indexes.clear();
       depth = 0;
@@ -603,17 +582,14 @@ class Decoder {
       };
       auto on_field = [&](std::uint32_t field, WireType type, std::size_t tag_offset) -> std::optional<Error> {
         switch (field) {
-          case 1:
-            return repeated_varint(r, type, "Sample", field, tag_offset, add_location);
-          case 2:
-            return repeated_varint(r, type, "Sample", field, tag_offset, add_value);
+          case 1: return repeated_varint(r, type, "Sample", field, tag_offset, add_location);
+          case 2: return repeated_varint(r, type, "Sample", field, tag_offset, add_value);
           case 3: {
             View label;
             if (auto e = bytes_field(r, type, "Sample", field, tag_offset, label)) return e;
             return decode_label(label, label_indexes);
           }
-          default:
-            return skip_field(r, type);
+          default: return skip_field(r, type);
         }
       };
       if (auto e = for_each_field(r, on_field)) return e;
@@ -642,9 +618,8 @@ class Decoder {
         if (key_index >= strings_.size() || str_index >= strings_.size()) {
           const bool key_bad = key_index >= strings_.size();
           return Error{who() + ": label " + (key_bad ? "key" : "value") + " string index " +
-                       std::to_string(key_bad ? key_index : str_index) +
-                       " is out of range (the string table has " + std::to_string(strings_.size()) +
-                       " entries)"};
+                       std::to_string(key_bad ? key_index : str_index) + " is out of range (the string table has " +
+                       std::to_string(strings_.size()) + " entries)"};
         }
         labels.emplace_back(strings_[static_cast<std::size_t>(key_index)],
                             strings_[static_cast<std::size_t>(str_index)]);
@@ -666,13 +641,12 @@ class Decoder {
       if (length > max_frames && !frames_capped) {
         frames_capped = true;
         add_reason(profile.truncation_reason, who() + " has more than max_frames_per_stack (" +
-                                                  std::to_string(max_frames) +
-                                                  ") frames; kept the leaf-most ones");
+                                                  std::to_string(max_frames) + ") frames; kept the leaf-most ones");
       }
       frames_used += depth;
       if (frames_used > frame_budget_) {
-        return Error{"profile.proto samples expand to more than " + std::to_string(frame_budget_) +
-                     " frames (" + std::to_string(kFramesPerProtoByte) +
+        return Error{"profile.proto samples expand to more than " + std::to_string(frame_budget_) + " frames (" +
+                     std::to_string(kFramesPerProtoByte) +
                      " per byte of profile.proto, plus 2^20): refusing a profile this amplified"};
       }
 
@@ -684,16 +658,14 @@ class Decoder {
     profile.total = total;
     if (dropped_samples > 0) {
       add_reason(profile.truncation_reason, "more than max_groups (" + std::to_string(limits_.max_groups) +
-                                                ") distinct stacks: " + std::to_string(dropped_samples) +
-                                                " samples (" + std::to_string(dropped_goroutines) +
-                                                " goroutines) were not kept");
+                                                ") distinct stacks: " + std::to_string(dropped_samples) + " samples (" +
+                                                std::to_string(dropped_goroutines) + " goroutines) were not kept");
     }
     return std::nullopt;
   }
 
   // Label {key=1, str=2, num=3, num_unit=4}; numeric labels (num set, no str) are skipped.
-  std::optional<Error> decode_label(const View& view,
-                                    std::vector<std::pair<std::uint64_t, std::uint64_t>>& out) {
+  std::optional<Error> decode_label(const View& view, std::vector<std::pair<std::uint64_t, std::uint64_t>>& out) {
     wire::Reader r(view.bytes, view.offset);
     std::uint64_t key = 0;
     std::uint64_t str = 0;
@@ -735,8 +707,8 @@ class Decoder {
     for (; i < n; ++i) {
       lanes[i & 3] = (lanes[i & 3] ^ stack[i]) * kMul;
     }
-    std::uint64_t h = common::mix64(lanes[0]) ^ (common::mix64(lanes[1]) * 3) ^
-                      (common::mix64(lanes[2]) * 5) ^ (common::mix64(lanes[3]) * 7);
+    std::uint64_t h = common::mix64(lanes[0]) ^ (common::mix64(lanes[1]) * 3) ^ (common::mix64(lanes[2]) * 5) ^
+                      (common::mix64(lanes[3]) * 7);
     for (const auto& [key, value] : labels) {
       h = common::fnv1a(key, h ^ key.size());
       h = common::fnv1a(value, h ^ (value.size() << 1));
@@ -744,16 +716,14 @@ class Decoder {
     return common::mix64(h);
   }
 
-  bool same_group(const Group& g, std::span<const FrameKey> stack,
-                  const std::vector<LabelView>& labels) const {
+  bool same_group(const Group& g, std::span<const FrameKey> stack, const std::vector<LabelView>& labels) const {
     return g.frames_size == stack.size() && g.labels_size == labels.size() &&
            std::equal(stack.begin(), stack.end(), group_frames_.begin() + g.frames_begin) &&
            std::equal(labels.begin(), labels.end(), group_labels_.begin() + g.labels_begin);
   }
 
   // Adds the sample to its group, creating the group if there is room; false if there was none.
-  bool add_to_group(std::span<const FrameKey> stack, const std::vector<LabelView>& labels,
-                    std::uint64_t count) {
+  bool add_to_group(std::span<const FrameKey> stack, const std::vector<LabelView>& labels, std::uint64_t count) {
     const std::uint64_t hash = hash_group(stack, labels);
     std::size_t mask = table_.size() - 1;
     std::size_t slot = static_cast<std::size_t>(hash) & mask;
@@ -868,16 +838,14 @@ common::Result<Profile> parse_debug0(std::string_view bytes, const Limits& limit
   if (gzipped) {
     common::InflateResult r = common::gunzip(bytes, limits.max_decompressed_bytes);
     switch (r.status) {
-      case common::InflateStatus::ok:
-        break;
+      case common::InflateStatus::ok: break;
       case common::InflateStatus::too_large:
         return Error{"gzip: the inflated profile exceeds max_decompressed_bytes (" +
                      std::to_string(limits.max_decompressed_bytes) + ")"};
       case common::InflateStatus::truncated:
         // Nothing of a cut proto can be trusted: the string table, and so every name, comes last.
         return Error{"gzip: the body ends inside the compressed stream (truncated profile)"};
-      case common::InflateStatus::corrupt:
-        return Error{r.error};
+      case common::InflateStatus::corrupt: return Error{r.error};
     }
     inflated = std::move(r.out);
     proto = inflated;

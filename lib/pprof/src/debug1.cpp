@@ -116,8 +116,7 @@ const char* parse_labels(std::string_view s, Labels& labels) {
   return nullptr;
 }
 
-constexpr std::string_view kFrameSyntax =
-    "'#\\t0x<pc>\\t<function>+0x<offset>\\t<file>:<line>' or '#\\t0x<pc>'";
+constexpr std::string_view kFrameSyntax = "'#\\t0x<pc>\\t<function>+0x<offset>\\t<file>:<line>' or '#\\t0x<pc>'";
 
 struct FrameView {
   std::string_view function;  // kUnknownFunction when the runtime could not symbolize the PC
@@ -307,18 +306,14 @@ common::Result<Profile> parse_debug1(std::string_view bytes, const Limits& limit
   Line line;
 
   const auto too_long = [&] {
-    return line_error(reader.number(),
-                      "longer than max_line_bytes (" + std::to_string(limits.max_line_bytes) + ")");
+    return line_error(reader.number(), "longer than max_line_bytes (" + std::to_string(limits.max_line_bytes) + ")");
   };
 
   // Header.
   switch (reader.next(line)) {
-    case LineReader::Status::end:
-      return line_error(1, "empty body, expected 'goroutine profile: total <N>'");
-    case LineReader::Status::too_long:
-      return too_long();
-    case LineReader::Status::line:
-      break;
+    case LineReader::Status::end: return line_error(1, "empty body, expected 'goroutine profile: total <N>'");
+    case LineReader::Status::too_long: return too_long();
+    case LineReader::Status::line: break;
   }
   {
     std::string_view s = line.text;
@@ -339,10 +334,8 @@ common::Result<Profile> parse_debug1(std::string_view bytes, const Limits& limit
           break;
         }
         [[fallthrough]];
-      case NumberStatus::missing:
-        return expected_error(line, "'goroutine profile: total <N>'");
-      case NumberStatus::too_large:
-        return line_error(line.number, "total exceeds 2^40");
+      case NumberStatus::missing: return expected_error(line, "'goroutine profile: total <N>'");
+      case NumberStatus::too_large: return line_error(line.number, "total exceeds 2^40");
     }
   }
 
@@ -377,8 +370,8 @@ common::Result<Profile> parse_debug1(std::string_view bytes, const Limits& limit
         break;  // only a "\r" (or blanks) after the last '\n': nothing was cut
       }
       cut = true;
-      add_reason(profile.truncation_reason, "body ends inside the stack group starting at line " +
-                                                std::to_string(open ? open_line : line.number));
+      add_reason(profile.truncation_reason,
+                 "body ends inside the stack group starting at line " + std::to_string(open ? open_line : line.number));
       open.reset();
       break;
     }
@@ -389,22 +382,18 @@ common::Result<Profile> parse_debug1(std::string_view bytes, const Limits& limit
       }
       if (profile.groups.size() >= limits.max_groups) {
         cut = true;
-        add_reason(profile.truncation_reason,
-                   "stopped at max_groups (" + std::to_string(limits.max_groups) +
-                       "): the stack group at line " + std::to_string(line.number) +
-                       " and any after it were not read");
+        add_reason(profile.truncation_reason, "stopped at max_groups (" + std::to_string(limits.max_groups) +
+                                                  "): the stack group at line " + std::to_string(line.number) +
+                                                  " and any after it were not read");
         break;
       }
       constexpr std::string_view kGroupSyntax = "'<count> @ <addresses>'";
       std::string_view s = line.text;
       std::uint64_t count = 0;
       switch (take_number(s, kMaxCount, count)) {
-        case NumberStatus::ok:
-          break;
-        case NumberStatus::missing:
-          return expected_error(line, kGroupSyntax);
-        case NumberStatus::too_large:
-          return line_error(line.number, "count exceeds 2^40");
+        case NumberStatus::ok: break;
+        case NumberStatus::missing: return expected_error(line, kGroupSyntax);
+        case NumberStatus::too_large: return line_error(line.number, "count exceeds 2^40");
       }
       if (!consume(s, " @")) {
         return expected_error(line, kGroupSyntax);
@@ -451,9 +440,8 @@ common::Result<Profile> parse_debug1(std::string_view bytes, const Limits& limit
       continue;
     }
     if (line.text.front() != '#') {
-      return expected_error(line,
-                            "a '#' frame line or the blank line that ends the stack group starting at line " +
-                                std::to_string(open_line));
+      return expected_error(line, "a '#' frame line or the blank line that ends the stack group starting at line " +
+                                      std::to_string(open_line));
     }
     std::uint64_t pc = 0;
     std::string_view rest;
@@ -477,8 +465,7 @@ common::Result<Profile> parse_debug1(std::string_view bytes, const Limits& limit
       if (!frames_capped) {
         frames_capped = true;
         add_reason(profile.truncation_reason,
-                   "the stack group at line " + std::to_string(open_line) +
-                       " has more than max_frames_per_stack (" +
+                   "the stack group at line " + std::to_string(open_line) + " has more than max_frames_per_stack (" +
                        std::to_string(limits.max_frames_per_stack) + ") frames; kept the leaf-most ones");
       }
       continue;  // the line was still validated: a capped stack must not hide a malformed body
@@ -501,8 +488,7 @@ common::Result<Profile> parse_debug1(std::string_view bytes, const Limits& limit
   }
   if (!cut && sum != profile.total) {
     add_reason(profile.truncation_reason, "the stack groups hold " + std::to_string(sum) +
-                                              " goroutines but the header says total " +
-                                              std::to_string(profile.total));
+                                              " goroutines but the header says total " + std::to_string(profile.total));
   }
   profile.strings = std::move(strings);
   return profile;

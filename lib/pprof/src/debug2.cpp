@@ -277,8 +277,8 @@ bool parse_location(std::string_view text, FrameView& frame) noexcept {
   };
   std::size_t i = hex_start(end);
   // Crash dumps (GOTRACEBACK=system and up) add the frame's registers " fp=0x.. sp=0x.. pc=0x..".
-  for (int registers = 0; registers < 3 && i < end && i >= 7 && b[i - 1] == 'x' && b[i - 2] == '0' &&
-                          b[i - 3] == '=' && b[i - 6] == ' ';
+  for (int registers = 0;
+       registers < 3 && i < end && i >= 7 && b[i - 1] == 'x' && b[i - 2] == '0' && b[i - 3] == '=' && b[i - 6] == ' ';
        ++registers) {
     end = i - 6;
     i = hex_start(end);
@@ -450,10 +450,9 @@ class BodyCache {
       grow();
     }
     // A record that missed was usually just looked up with the same body: reuse that hash.
-    const std::uint64_t hash =
-        start == looked_up_start_ && length == looked_up_length_ ? looked_up_hash_ : key(start, length);
-    insert(Entry{start, hash, static_cast<std::uint32_t>(length),
-                 static_cast<std::uint32_t>(lines), group});
+    const std::uint64_t hash = start == looked_up_start_ && length == looked_up_length_ ? looked_up_hash_
+                                                                                        : key(start, length);
+    insert(Entry{start, hash, static_cast<std::uint32_t>(length), static_cast<std::uint32_t>(lines), group});
   }
 
  private:
@@ -542,8 +541,8 @@ class BodyCache {
   std::size_t remembered_ = 0;
   std::size_t window_lookups_ = 0;
   std::size_t window_hits_ = 0;
-  std::size_t window_wasted_ = 0;  // misses that went to a group already known
-  std::size_t resting_ = 0;  // records left to skip
+  std::size_t window_wasted_ = 0;    // misses that went to a group already known
+  std::size_t resting_ = 0;          // records left to skip
   std::size_t looked_up_start_ = 0;  // the last body find() hashed
   std::size_t looked_up_length_ = 0;
   std::uint64_t looked_up_hash_ = 0;
@@ -625,8 +624,8 @@ class Parser {
   // distinct stacks with one hash, each probing past all the others. Seeding with an address that
   // ASLR randomizes makes that guesswork; the groups found do not depend on the seed.
   const std::uint64_t seed_ = hash_mix(0x6c65616b77617463ull, reinterpret_cast<std::uintptr_t>(this));
-  BodyCache body_cache_;         // after seed_, which it is built with
-  std::size_t body_start_ = 0;   // offset of the current record's first line after its header
+  BodyCache body_cache_;          // after seed_, which it is built with
+  std::size_t body_start_ = 0;    // offset of the current record's first line after its header
   std::uint32_t last_group_ = 0;  // the group close_record() put the last record in
 };
 
@@ -680,14 +679,13 @@ std::optional<Error> Parser::parse_header(const std::string_view text, const std
   }
   if (std::string_view minutes_part = status; consume_suffix(minutes_part, " minutes")) {
     if (const auto digits = strip_number_suffix(minutes_part, ", ")) {
-      record_.minutes =
-          static_cast<std::uint32_t>(saturating_number(*digits, std::numeric_limits<std::uint32_t>::max()));
+      record_.minutes = static_cast<std::uint32_t>(saturating_number(*digits,
+                                                                     std::numeric_limits<std::uint32_t>::max()));
       status = minutes_part;
     }
   }
-  while (status.ends_with(')') &&
-         (consume_suffix(status, " (durable)") || consume_suffix(status, " (scan)") ||
-          consume_suffix(status, " (leaked)"))) {
+  while (status.ends_with(')') && (consume_suffix(status, " (durable)") || consume_suffix(status, " (scan)") ||
+                                   consume_suffix(status, " (leaked)"))) {
   }
   if (status.empty()) {
     return expected_error(number, text, "a status in 'goroutine <id> [<status>]:'");
@@ -746,8 +744,8 @@ const char* Parser::parse_labels(std::string_view s) {
   }
   if (phase == Phase::after_creator) {
     error = expected_error(number, text,
-                           "the blank line ending the goroutine record at line " +
-                               std::to_string(record_.line) + " or '[originating from goroutine <id>]:'");
+                           "the blank line ending the goroutine record at line " + std::to_string(record_.line) +
+                               " or '[originating from goroutine <id>]:'");
     return true;
   }
   if (has_prefix(text, kCreatedBy)) {
@@ -799,8 +797,8 @@ bool Parser::complete_at_end() const noexcept {
   if (!record_.main_goroutine) {
     return false;
   }
-  return record_.stack_unavailable || (record_.dropped_frames == 0 && !record_.frames.empty() &&
-                                       record_.frames.back().function == kMainMain);
+  return record_.stack_unavailable ||
+         (record_.dropped_frames == 0 && !record_.frames.empty() && record_.frames.back().function == kMainMain);
 }
 
 std::uint64_t Parser::record_hash() const noexcept {
@@ -905,10 +903,9 @@ Parser::Close Parser::close_record() {
     const auto it = index_.find(key);
     if (it == index_.end()) {
       if (profile_.groups.size() >= limits_.max_groups) {
-        add_reason(profile_.truncation_reason,
-                   "stopped at max_groups (" + std::to_string(limits_.max_groups) +
-                       "): the goroutine record at line " + std::to_string(record_.line) +
-                       " and any after it were not read");
+        add_reason(profile_.truncation_reason, "stopped at max_groups (" + std::to_string(limits_.max_groups) +
+                                                   "): the goroutine record at line " + std::to_string(record_.line) +
+                                                   " and any after it were not read");
         return Close::stopped;
       }
       index = static_cast<std::uint32_t>(profile_.groups.size());
@@ -954,8 +951,8 @@ common::Result<Profile> Parser::run() {
       // Only a line that could not even start a header is an error: a garbage body without a newline.
       if (phase == Phase::between) {
         std::string_view s = line.text;
-        const bool header_start =
-            kHeaderPrefix.starts_with(s) || (consume(s, kHeaderPrefix) && !s.empty() && is_digit(s.front()));
+        const bool header_start = kHeaderPrefix.starts_with(s) ||
+                                  (consume(s, kHeaderPrefix) && !s.empty() && is_digit(s.front()));
         if (!header_start) {
           return expected_error(line.number, line.text, kHeaderSyntax);
         }
@@ -1010,8 +1007,7 @@ common::Result<Profile> Parser::run() {
         continue;
       case Phase::frames:
       case Phase::after_creator:
-      case Phase::ancestors:
-        break;
+      case Phase::ancestors: break;
     }
 
     // Never modified and never passed by reference: a view whose address is taken lives in memory,
@@ -1038,8 +1034,8 @@ common::Result<Profile> Parser::run() {
     // Most lines are function lines; the rarer kinds start with one of a few bytes, and are handled
     // out of line so that `text` stays in registers here.
     const char first = text.front();
-    if (phase == Phase::after_creator || first == '[' || first == 'c' || first == '.' || first == 'n' ||
-        first == 'g' || first == '\t') {
+    if (phase == Phase::after_creator || first == '[' || first == 'c' || first == '.' || first == 'n' || first == 'g' ||
+        first == '\t') {
       std::optional<Error> error;
       if (other_line(text, line.number, phase, error)) {
         if (error) {
@@ -1059,8 +1055,7 @@ common::Result<Profile> Parser::run() {
 
   if (!stopped && phase != Phase::between) {
     // The body ends (at a line boundary) inside a record: Go ends a dump with the last record's '\n'.
-    if ((phase == Phase::frames || phase == Phase::after_creator || phase == Phase::ancestors) &&
-        complete_at_end()) {
+    if ((phase == Phase::frames || phase == Phase::after_creator || phase == Phase::ancestors) && complete_at_end()) {
       stopped = close_record() == Close::stopped;
     } else {
       cut = true;

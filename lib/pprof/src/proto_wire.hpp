@@ -97,17 +97,14 @@ class Reader {
         std::uint64_t ignored = 0;
         return read_varint(ignored);
       }
-      case WireType::fixed64:
-        return advance(8);
-      case WireType::fixed32:
-        return advance(4);
+      case WireType::fixed64: return advance(8);
+      case WireType::fixed32: return advance(4);
       case WireType::length_delimited: {
         std::string_view ignored;
         return read_bytes(ignored);
       }
       case WireType::start_group:
-      case WireType::end_group:
-        break;
+      case WireType::end_group: break;
     }
     return fail(p_, "group wire type (3 or 4) is not used by profile.proto");
   }

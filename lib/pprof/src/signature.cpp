@@ -19,8 +19,8 @@
 
 #include <algorithm>
 #include <array>
-#include <deque>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -447,9 +447,8 @@ Profile merge_by_signature(Profile profile) {
     StackGroup& into = merged[it->second];
     if (!into.labels.empty()) {
       std::sort(group.labels.begin(), group.labels.end());  // no trust in the parser's order here
-      std::erase_if(into.labels, [&](const auto& kv) {
-        return !std::binary_search(group.labels.begin(), group.labels.end(), kv);
-      });
+      std::erase_if(into.labels,
+                    [&](const auto& kv) { return !std::binary_search(group.labels.begin(), group.labels.end(), kv); });
     }
     for (auto& s : group.states) {
       auto same = std::find_if(into.states.begin(), into.states.end(),

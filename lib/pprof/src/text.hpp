@@ -57,8 +57,7 @@ class LineReader {
       line.terminated = true;
     }
     // Go writes no '\r' and no trailing blanks, but bodies that went through other tools may have them.
-    while (length > 0 &&
-           (start[length - 1] == '\r' || start[length - 1] == ' ' || start[length - 1] == '\t')) {
+    while (length > 0 && (start[length - 1] == '\r' || start[length - 1] == ' ' || start[length - 1] == '\t')) {
       --length;
     }
     line.text = std::string_view(start, length);
@@ -143,8 +142,7 @@ inline Error line_error(std::size_t number, std::string_view what) {
 // Takes the line's parts by value: a Line whose address escapes would live in memory, and the hot
 // loop would pay a store-forwarding stall for every line it reads.
 inline Error expected_error(std::size_t number, std::string_view text, std::string_view what) {
-  return Error{"line " + std::to_string(number) + ": expected " + std::string{what} + ", got " +
-               excerpt(text)};
+  return Error{"line " + std::to_string(number) + ": expected " + std::string{what} + ", got " + excerpt(text)};
 }
 
 inline void add_reason(std::string& reasons, std::string_view reason) {
@@ -241,13 +239,19 @@ inline const char* take_quoted(std::string_view& s, std::string& out) {
         break;
       case 'u':
       case 'U':
-        if (!take_hex_digits(s, e == 'u' ? 4 : 8, value) || value > 0x10ffff ||
-            (value >= 0xd800 && value <= 0xdfff)) {
+        if (!take_hex_digits(s, e == 'u' ? 4 : 8, value) || value > 0x10ffff || (value >= 0xd800 && value <= 0xdfff)) {
           return "invalid \\u or \\U escape";
         }
         append_utf8(out, value);
         break;
-      case '0': case '1': case '2': case '3': case '4': case '5': case '6': case '7': {
+      case '0':
+      case '1':
+      case '2':
+      case '3':
+      case '4':
+      case '5':
+      case '6':
+      case '7': {
         // Exactly three octal digits, at most \377, as in Go.
         value = static_cast<std::uint32_t>(e - '0');
         for (int i = 0; i < 2; ++i) {
@@ -263,8 +267,7 @@ inline const char* take_quoted(std::string_view& s, std::string& out) {
         out += static_cast<char>(value);
         break;
       }
-      default:
-        return "unknown escape";
+      default: return "unknown escape";
     }
   }
 }

@@ -34,9 +34,7 @@ std::optional<std::int64_t> time_of(const std::string& name, std::string_view su
   return v;
 }
 
-void append_json_string(std::string& out, std::string_view s) {
-  out += boost::json::serialize(boost::json::string(s));
-}
+void append_json_string(std::string& out, std::string_view s) { out += boost::json::serialize(boost::json::string(s)); }
 
 // Shortest text that reads back as the same double; JSON has no NaN or infinity.
 void append_number(std::string& out, double v) {

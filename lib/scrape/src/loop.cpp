@@ -110,8 +110,8 @@ class Loop::Impl : public std::enable_shared_from_this<Impl> {
       const double now = clock_.unix_seconds();
       auto processed = detect::process_profile(fetched.body, settings_.profile, detector_, now);
       if (processed) {
-        series_->record_success(seconds_since(started), fetched.body.size(), processed->goroutines,
-                                processed->groups, now);
+        series_->record_success(seconds_since(started), fetched.body.size(), processed->goroutines, processed->groups,
+                                now);
         series_->record_detection(detector_);
         if (!processed->truncation_reason.empty()) {
           common::log(*log_, spdlog::level::debug, "profile truncated",
@@ -172,7 +172,7 @@ class Loop::Impl : public std::enable_shared_from_this<Impl> {
   void finish() {
     state_ = State::stopped;
     stopping_ = true;  // a callback still pending (after a crash) then only finishes again
-    series_.reset();  // before on_stopped: a successor with the same labels must not share these series
+    series_.reset();   // before on_stopped: a successor with the same labels must not share these series
     auto callbacks = std::move(on_stopped_);
     on_stopped_.clear();
     for (auto& cb : callbacks) cb();

@@ -89,7 +89,8 @@ class Manager::Impl : public std::enable_shared_from_this<Impl> {
         strand_(asio::make_strand(io)),
         series_(std::move(series)),
         options_(std::move(options)),
-        targets_(prometheus::BuildGauge().Name("leakwatch_targets").Help("Targets polled, by service.").Register(registry)),
+        targets_(
+            prometheus::BuildGauge().Name("leakwatch_targets").Help("Targets polled, by service.").Register(registry)),
         internal_errors_(prometheus::BuildCounter()
                              .Name("leakwatch_internal_errors_total")
                              .Help("Survivable internal errors (bugs): an exception that ended a poll loop (which "
@@ -105,7 +106,7 @@ class Manager::Impl : public std::enable_shared_from_this<Impl> {
     }
     if (!options_.fetchers) {
       options_.fetchers = [resolver = options_.resolver](asio::io_context& io, const LoopSettings& s,
-                                                          std::shared_ptr<http::TlsContext> tls) {
+                                                         std::shared_ptr<http::TlsContext> tls) {
         return http::make_fetcher(io, s.endpoint, s.request, std::move(tls), resolver);
       };
     }
@@ -173,7 +174,7 @@ class Manager::Impl : public std::enable_shared_from_this<Impl> {
     return *made;
   }
 
-// One provider per sd config: kept while its job and config stay the same, so a reload does not re-read
+  // One provider per sd config: kept while its job and config stay the same, so a reload does not re-read
   // every file or re-list every pod; replaced when its config changed, stopped when it vanished.
   void update_providers(const config::Config& config) {
     std::map<std::string, ProviderEntry> next;
@@ -210,7 +211,8 @@ class Manager::Impl : public std::enable_shared_from_this<Impl> {
       next.emplace(key, std::move(entry));
     };
     for (const auto& job : config.scrape_configs) {
-      for (std::size_t i = 0; i < job.file_sd_configs.size(); ++i) want(job.job_name, "file", i, job.file_sd_configs[i]);
+      for (std::size_t i = 0; i < job.file_sd_configs.size(); ++i)
+        want(job.job_name, "file", i, job.file_sd_configs[i]);
       for (std::size_t i = 0; i < job.kubernetes_sd_configs.size(); ++i) {
         want(job.job_name, "kubernetes", i, job.kubernetes_sd_configs[i]);
       }
@@ -221,7 +223,7 @@ class Manager::Impl : public std::enable_shared_from_this<Impl> {
     providers_ = std::move(next);
   }
 
-void on_discovery(const std::string& key, std::uint64_t id, std::vector<discovery::TargetGroup> groups) {
+  void on_discovery(const std::string& key, std::uint64_t id, std::vector<discovery::TargetGroup> groups) {
     if (stopped_) return;
     auto it = providers_.find(key);
     if (it == providers_.end() || it->second.id != id) return;  // from a provider that was replaced or stopped
@@ -230,7 +232,7 @@ void on_discovery(const std::string& key, std::uint64_t id, std::vector<discover
     request_sync({});
   }
 
-DiscoveredGroups discovered() const {
+  DiscoveredGroups discovered() const {
     DiscoveredGroups out;
     if (!config_) return out;
     const auto append = [&](const std::string& job, const std::string& key) {
@@ -252,7 +254,7 @@ DiscoveredGroups discovered() const {
 
   // Syncs are serialized: one requested while another waits for stopping loops runs after it, planned from
   // the state at that time. `done` runs once a sync that started after this call has finished.
-void request_sync(std::function<void()> done) {
+  void request_sync(std::function<void()> done) {
     if (done) waiting_.push_back(std::move(done));
     if (syncing_) {
       resync_ = true;
@@ -261,7 +263,7 @@ void request_sync(std::function<void()> done) {
     run_sync();
   }
 
-void run_sync() {
+  void run_sync() {
     syncing_ = true;
     resync_ = false;
     auto waiting = std::make_shared<std::vector<std::function<void()>>>(std::move(waiting_));
@@ -275,10 +277,10 @@ void run_sync() {
     });
   }
 
-void sync(std::vector<LoopSettings> wanted, std::function<void()> done) {
+  void sync(std::vector<LoopSettings> wanted, std::function<void()> done) {
     std::map<std::string, LoopSettings> by_key;
     for (auto& s : wanted) by_key.emplace(loop_key(s), std::move(s));
-  
+
     std::vector<std::shared_ptr<Loop>> to_stop;
     for (auto it = loops_.begin(); it != loops_.end();) {
       auto w = by_key.find(it->first);
@@ -292,7 +294,7 @@ void sync(std::vector<LoopSettings> wanted, std::function<void()> done) {
     }
     std::vector<LoopSettings> to_start;
     for (auto& [key, s] : by_key) to_start.push_back(std::move(s));
-  
+
     if (to_stop.empty()) {
       start_loops(std::move(to_start));
       if (done) done();
@@ -379,14 +381,14 @@ void sync(std::vector<LoopSettings> wanted, std::function<void()> done) {
   ManagerOptions options_;
   prometheus::Family<prometheus::Gauge>& targets_;
   prometheus::Counter& internal_errors_;
-  std::map<std::string, std::shared_ptr<Loop>> loops_;  // by service + target
+  std::map<std::string, std::shared_ptr<Loop>> loops_;            // by service + target
   std::map<std::string, std::shared_ptr<http::TlsContext>> tls_;  // by service, for the current config
   std::shared_ptr<const config::Config> config_;
   std::map<std::string, ProviderEntry> providers_;  // by job + kind + index of the sd config
   std::uint64_t next_provider_id_ = 1;
   bool syncing_ = false;
-  bool resync_ = false;                             // a sync was requested while one ran
-  std::vector<std::function<void()>> waiting_;      // `done`s of the requested sync
+  bool resync_ = false;                                       // a sync was requested while one ran
+  std::vector<std::function<void()>> waiting_;                // `done`s of the requested sync
   std::map<std::string, prometheus::Gauge*> known_services_;  // leakwatch_targets series by service
   std::atomic<std::size_t> target_count_{0};
   std::atomic<std::size_t> restarts_{0};

@@ -10,8 +10,7 @@ common::Duration schedule_offset(std::string_view key, common::Duration interval
   return common::Duration{static_cast<common::Duration::rep>(common::stable_hash(key) % n)};
 }
 
-SteadyTime first_tick(SteadyTime steady_now, WallTime wall_now, common::Duration interval,
-                      common::Duration offset) {
+SteadyTime first_tick(SteadyTime steady_now, WallTime wall_now, common::Duration interval, common::Duration offset) {
   if (interval.count() <= 0) return steady_now;
   const auto wall_ms = std::chrono::duration_cast<common::Duration>(wall_now.time_since_epoch()).count();
   const auto period = interval.count();

@@ -21,7 +21,7 @@ struct Options {
   bool stacks = false;                  // the table shows every group's full stack
   bool color = false;                   // bold header and leak sites; the caller decides (stdout a TTY)
   std::chrono::milliseconds timeout{std::chrono::seconds(30)};  // a URL's whole fetch
-  std::uint64_t max_bytes = 256ull << 20;  // input limit: file, stdin, HTTP body, inflated debug=0
+  std::uint64_t max_bytes = 256ull << 20;                       // input limit: file, stdin, HTTP body, inflated debug=0
 };
 
 // "auto" (nullopt), "debug0", "debug1" or "debug2"; false for anything else.

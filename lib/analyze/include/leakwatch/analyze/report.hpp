@@ -22,7 +22,6 @@ struct Report {
 common::Result<Report> make_report(std::string_view bytes, std::optional<pprof::Format> format,
                                    const pprof::Limits& limits = {});
 
-
 struct TextOptions {
   bool stacks = false;
   bool color = false;

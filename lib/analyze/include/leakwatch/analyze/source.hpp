@@ -3,8 +3,8 @@
 // daemon's own HTTP client (lib/http: gzip, body limit, one deadline for the whole request).
 
 #include "leakwatch/common/error.hpp"
-#include "leakwatch/pprof/profile.hpp"
 #include "leakwatch/http/client.hpp"
+#include "leakwatch/pprof/profile.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -30,13 +30,11 @@ struct UrlTarget {
 common::Result<UrlTarget> endpoint_from_url(std::string_view url, std::optional<pprof::Format> format);
 
 // The body of a successful (200) GET, inflated if the server gzip'd it.
-common::Result<std::string> fetch_url(const UrlTarget& url, std::chrono::milliseconds timeout,
-                                      std::uint64_t max_bytes);
+common::Result<std::string> fetch_url(const UrlTarget& url, std::chrono::milliseconds timeout, std::uint64_t max_bytes);
 
 // The bytes of `source`: "-" reads `in`, a URL is fetched, anything else is a file. More than
 // `max_bytes` is an error.
-common::Result<std::string> read_source(std::string_view source, std::optional<pprof::Format> format,
-                                        std::istream& in, std::chrono::milliseconds timeout,
-                                        std::uint64_t max_bytes);
+common::Result<std::string> read_source(std::string_view source, std::optional<pprof::Format> format, std::istream& in,
+                                        std::chrono::milliseconds timeout, std::uint64_t max_bytes);
 
 }  // namespace leakwatch::analyze

@@ -15,9 +15,8 @@ namespace leakwatch::common {
 // The fixed set of poll results; each is a value of the `result` label of leakwatch_scrapes_total.
 enum class Outcome { success, timeout, connect_error, http_error, parse_error, too_large };
 
-inline constexpr std::array<Outcome, 6> kAllOutcomes{Outcome::success,       Outcome::timeout,
-                                                     Outcome::connect_error, Outcome::http_error,
-                                                     Outcome::parse_error,   Outcome::too_large};
+inline constexpr std::array<Outcome, 6> kAllOutcomes{Outcome::success,    Outcome::timeout,     Outcome::connect_error,
+                                                     Outcome::http_error, Outcome::parse_error, Outcome::too_large};
 
 constexpr std::string_view outcome_name(Outcome o) noexcept {
   switch (o) {

@@ -21,15 +21,15 @@ using common::Duration;
 enum class Scheme { http, https };
 
 struct TlsConfig {
-  std::string ca_file;               // PEM bundle to verify the target; empty = system default paths
-  std::string server_name;           // SNI and verification name; empty = the target's host
+  std::string ca_file;      // PEM bundle to verify the target; empty = system default paths
+  std::string server_name;  // SNI and verification name; empty = the target's host
   bool insecure_skip_verify = false;
 
   friend bool operator==(const TlsConfig&, const TlsConfig&) = default;
 };
 
 struct StaticConfig {
-  std::vector<std::string> targets;          // "host:port"
+  std::vector<std::string> targets;           // "host:port"
   std::map<std::string, std::string> labels;  // extra labels on every series of these targets
 
   friend bool operator==(const StaticConfig&, const StaticConfig&) = default;
@@ -96,8 +96,8 @@ struct ScrapeConfig {
   pprof::ProfileKind profile = pprof::ProfileKind::goroutine;
   std::string profile_path = std::string(kGoroutinePath);  // after load: kGoroutineLeakPath for goroutineleak
   pprof::Format format = pprof::Format::debug1;
-  Duration scrape_interval{0};   // after load: the global value if not set here
-  Duration scrape_timeout{0};    // after load: the global value if not set here (capped at the interval)
+  Duration scrape_interval{0};        // after load: the global value if not set here
+  Duration scrape_timeout{0};         // after load: the global value if not set here (capped at the interval)
   std::uint64_t body_size_limit = 0;  // after load: the global value if not set here
   TlsConfig tls_config;
   // A job names its targets in at least one of these (load() requires one of the keys).

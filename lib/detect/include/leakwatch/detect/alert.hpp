@@ -29,8 +29,8 @@ class Alert {
 
  private:
   AlertState state_ = AlertState::inactive;
-  double active_since_ = 0;     // when the condition started holding (pending)
-  double last_condition_ = 0;   // last time the condition held (firing)
+  double active_since_ = 0;    // when the condition started holding (pending)
+  double last_condition_ = 0;  // last time the condition held (firing)
 };
 
 }  // namespace leakwatch::detect

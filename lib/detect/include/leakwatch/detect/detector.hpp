@@ -96,7 +96,7 @@ class TargetDetector {
   Series total_;
   std::unordered_map<std::uint64_t, Stack> stacks_;
   std::optional<stats::SeedRule> seed_;
-  double start_ = 0;        // first sample, or the last restart
+  double start_ = 0;  // first sample, or the last restart
   bool started_ = false;
   double last_t_ = 0;
   double last_total_ = -1;

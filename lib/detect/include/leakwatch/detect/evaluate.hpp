@@ -23,7 +23,7 @@ struct Verdict {
 // 2.5 minutes: slow change (a leak whose rate drifts, a load cycle) is part of it; a population that turns
 // over within minutes shows up as scatter around it.
 struct Movement {
-  double scatter = 0;     // 1.4826 * MAD of (value - local level): robust noise, in goroutines
+  double scatter = 0;  // 1.4826 * MAD of (value - local level): robust noise, in goroutines
   // scatter / sqrt(level), the level being the latest local level (or the mean, if larger): ~1 for Poisson
   // counts, ~0 for a group that only grows.
   double dispersion = 0;

@@ -18,7 +18,7 @@
 namespace leakwatch::detect {
 
 struct ProfileSettings {
-  std::optional<pprof::Format> format;  // nullopt: told from the bytes (replay's .txt files)
+  std::optional<pprof::Format> format;                      // nullopt: told from the bytes (replay's .txt files)
   pprof::ProfileKind kind = pprof::ProfileKind::goroutine;  // a profile of the other kind is an error
   pprof::Limits limits;
 
@@ -29,9 +29,9 @@ struct ProfileSettings {
 struct Processed {
   pprof::Format format = pprof::Format::debug1;
   std::uint64_t goroutines = 0;
-  std::size_t groups = 0;           // stack groups as parsed (before merging by signature)
-  std::string truncation_reason;    // empty unless the parser hit a limit
-  std::vector<Event> events;        // the alert state changes the sample caused
+  std::size_t groups = 0;         // stack groups as parsed (before merging by signature)
+  std::string truncation_reason;  // empty unless the parser hit a limit
+  std::vector<Event> events;      // the alert state changes the sample caused
 };
 
 // Errors (Errc::invalid) say why the bytes were refused: not a goroutine profile, a parse error, or a

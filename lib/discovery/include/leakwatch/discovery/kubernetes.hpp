@@ -38,22 +38,22 @@ struct KubernetesOptions {
   std::string job_name;                 // for logs
 
   // Tuning; the defaults suit production, tests shorten the times.
-  std::chrono::milliseconds update_interval{1000};  // at most one update per interval (bursts coalesce)
-  std::chrono::milliseconds backoff_initial{1000};  // retry delay after an error, doubling ...
-  std::chrono::milliseconds backoff_max{30'000};    // ... up to this
+  std::chrono::milliseconds update_interval{1000};    // at most one update per interval (bursts coalesce)
+  std::chrono::milliseconds backoff_initial{1000};    // retry delay after an error, doubling ...
+  std::chrono::milliseconds backoff_max{30'000};      // ... up to this
   std::chrono::milliseconds request_timeout{60'000};  // one list page, from connect to the last byte
-  std::chrono::seconds watch_timeout{300};  // asked of the server (timeoutSeconds); the client allows +30 s
-  std::size_t max_line_bytes = 4u << 20;    // one watch event
-  std::uint64_t max_page_bytes = 256ull << 20;  // one list page
-  unsigned page_size = 500;                 // pods per list page (limit=)
-  std::size_t max_pods = 100'000;           // target pods tracked; more are ignored (and logged)
+  std::chrono::seconds watch_timeout{300};            // asked of the server (timeoutSeconds); the client allows +30 s
+  std::size_t max_line_bytes = 4u << 20;              // one watch event
+  std::uint64_t max_page_bytes = 256ull << 20;        // one list page
+  unsigned page_size = 500;                           // pods per list page (limit=)
+  std::size_t max_pods = 100'000;                     // target pods tracked; more are ignored (and logged)
 };
 
 // What one pod object (as listed or watched) contributes.
 struct PodTarget {
   std::string source;                // "kubernetes/pod/<namespace>/<name>"; empty when the object has no name
   std::optional<TargetGroup> group;  // set when the pod is a target
-  std::string problem;  // why a pod annotated for scraping is not a target (bad port or path); else empty
+  std::string problem;               // why a pod annotated for scraping is not a target (bad port or path); else empty
 };
 
 // Pure: the target group of one pod object. Exposed for tests.

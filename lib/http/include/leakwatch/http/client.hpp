@@ -28,7 +28,7 @@ namespace leakwatch::http {
 
 // Where to connect.
 struct Endpoint {
-  std::string host;         // name or IP literal (IPv6 without brackets)
+  std::string host;  // name or IP literal (IPv6 without brackets)
   std::string port;
   std::string host_header;  // "host:port" as configured (brackets kept for IPv6)
   bool https = false;

@@ -16,7 +16,7 @@ namespace leakwatch::pprof {
 struct Limits {
   std::size_t max_frames_per_stack = 1024;
   std::size_t max_groups = 100'000;
-  std::size_t max_line_bytes = 1 << 20;  // a longer line is an error, not an allocation
+  std::size_t max_line_bytes = 1 << 20;                 // a longer line is an error, not an allocation
   std::uint64_t max_decompressed_bytes = 256ull << 20;  // debug=0: inflating past this is an error
 
   friend bool operator==(const Limits&, const Limits&) = default;

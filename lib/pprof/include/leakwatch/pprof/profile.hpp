@@ -137,14 +137,14 @@ struct StackGroup {
   // multi-line debug=0 locations all become one frame each), a final runtime.goexit dropped.
   std::vector<Frame> frames;
   Labels labels;
-  std::optional<Frame> creator;   // debug=2 "created by" function and go statement location
+  std::optional<Frame> creator;    // debug=2 "created by" function and go statement location
   std::vector<StateCount> states;  // debug=2 only, most frequent first
-  WaitHistogram wait_minutes;     // debug=2 only
+  WaitHistogram wait_minutes;      // debug=2 only
 
   // Set by classify() (signature.hpp), identical for one stack whatever format it was read from.
   WaitClass wait_class = WaitClass::unknown;
-  std::size_t leak_site = 0;      // index into frames of the frame an alert names
-  std::uint64_t signature = 0;    // stable across samples, restarts, rebuilds and ASLR
+  std::size_t leak_site = 0;    // index into frames of the frame an alert names
+  std::uint64_t signature = 0;  // stable across samples, restarts, rebuilds and ASLR
 };
 
 struct Profile {

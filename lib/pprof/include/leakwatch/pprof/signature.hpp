@@ -42,8 +42,8 @@ std::string package_path(std::string_view function);
 // that matches none of them.
 inline const std::vector<std::string>& default_plumbing_prefixes() {
   static const std::vector<std::string> prefixes{
-      "runtime.", "internal/", "runtime/", "sync.",  "sync/atomic.", "time.",       "syscall.",
-      "os.",      "io.",       "bufio.",   "net.",   "context.",     "crypto/tls.", "net/http.",
+      "runtime.", "internal/", "runtime/", "sync.", "sync/atomic.", "time.", "syscall.", "os.", "io.", "bufio.", "net.",
+      "context.", "crypto/tls.", "net/http.",
       // net/http's subpackages (the pprof handler serving the profile itself) and os/signal's receive loop
       // are parked in the standard library by design.
       "net/http/", "os/signal."};

@@ -34,8 +34,8 @@ std::string event_json(const std::string& target, std::int64_t t_ms, const detec
 
 struct Options {
   std::filesystem::path dir;
-  std::string target;                // empty: the directory's base name
-  std::string config_file;           // empty: the built-in defaults
+  std::string target;       // empty: the directory's base name
+  std::string config_file;  // empty: the built-in defaults
 };
 
 // Runs the replay. Returns the exit code: 0 (events on `out`, one per line, nothing else), or 1 with a

@@ -25,16 +25,16 @@ class io_context;
 namespace leakwatch::scrape {
 
 struct LoopSettings {
-  std::string service;            // job_name
-  std::string target;             // host:port as configured
-  LabelMap labels;                // service, target and static labels
+  std::string service;  // job_name
+  std::string target;   // host:port as configured
+  LabelMap labels;      // service, target and static labels
   common::Duration interval{15'000};
   common::Duration timeout{10'000};
   detect::ProfileSettings profile;  // format (always set here), kind and parser limits
   http::Endpoint endpoint;
-  http::Request request;          // path and query, e.g. /debug/pprof/goroutine?debug=1, and the body limit
-  http::TlsClientOptions tls;     // part of the settings so that a changed CA restarts the loop
-  detect::Options detection;      // changed settings restart the loop, and with it the statistics
+  http::Request request;       // path and query, e.g. /debug/pprof/goroutine?debug=1, and the body limit
+  http::TlsClientOptions tls;  // part of the settings so that a changed CA restarts the loop
+  detect::Options detection;   // changed settings restart the loop, and with it the statistics
 
   friend bool operator==(const LoopSettings&, const LoopSettings&) = default;
 };

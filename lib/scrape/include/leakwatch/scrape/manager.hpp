@@ -45,13 +45,14 @@ std::vector<LoopSettings> plan_targets(const config::Config& config, const Disco
 
 // Makes the fetcher of one target; `tls` is the job's context (null for http jobs, or when it could not be
 // made).
-using FetcherFactory = std::function<std::unique_ptr<common::Fetcher>(
-    boost::asio::io_context& io, const LoopSettings& settings, std::shared_ptr<http::TlsContext> tls)>;
+using FetcherFactory =
+    std::function<std::unique_ptr<common::Fetcher>(boost::asio::io_context& io, const LoopSettings& settings,
+                                                   std::shared_ptr<http::TlsContext> tls)>;
 
 struct ManagerOptions {
-  discovery::Shard shard;                // poll only this replica's share of the targets
-  discovery::ProviderFactory providers;  // empty: discovery::make_provider (tests plug in fakes)
-  FetcherFactory fetchers;               // empty: HTTP fetchers (tests plug in fakes)
+  discovery::Shard shard;                    // poll only this replica's share of the targets
+  discovery::ProviderFactory providers;      // empty: discovery::make_provider (tests plug in fakes)
+  FetcherFactory fetchers;                   // empty: HTTP fetchers (tests plug in fakes)
   std::shared_ptr<http::Resolver> resolver;  // empty: one of the manager's own
   common::Clock* clock = nullptr;            // empty: SystemClock
 };

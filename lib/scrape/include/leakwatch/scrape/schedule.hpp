@@ -23,8 +23,7 @@ common::Duration schedule_offset(std::string_view key, common::Duration interval
 
 // The first poll: the earliest instant at or after `steady_now` whose wall-clock time modulo the interval
 // equals the offset.
-SteadyTime first_tick(SteadyTime steady_now, WallTime wall_now, common::Duration interval,
-                      common::Duration offset);
+SteadyTime first_tick(SteadyTime steady_now, WallTime wall_now, common::Duration interval, common::Duration offset);
 
 // The next poll after one scheduled at `previous` and finished at `now`: the first point of the grid
 // previous + k * interval (k >= 1) strictly after `now`. A poll that overran skips the ticks it missed.

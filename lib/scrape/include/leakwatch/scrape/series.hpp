@@ -39,8 +39,8 @@ class TargetSeries {
 
   // One poll: its outcome and duration; on success also the profile's figures.
   void record_failure(common::Outcome outcome, double duration_seconds);
-  void record_success(double duration_seconds, std::uint64_t body_bytes, std::uint64_t goroutines,
-                      std::uint64_t groups, double unix_seconds);
+  void record_success(double duration_seconds, std::uint64_t body_bytes, std::uint64_t goroutines, std::uint64_t groups,
+                      double unix_seconds);
   // Mirrors the detector's state after a sample: the total's statistics, and the exported stack groups (at
   // most max_stack_series, plus one `(other)` series summing the rest; a group that leaves the exported
   // set loses its series at once, so cardinality stays bounded).
@@ -56,8 +56,7 @@ class TargetSeries {
     double count = 0, growth = 0, p_value = 1, state = 0;
   };
 
-  TargetSeries(std::shared_ptr<Registry> registry, std::uint64_t id, const LabelMap& labels,
-               pprof::ProfileKind kind);
+  TargetSeries(std::shared_ptr<Registry> registry, std::uint64_t id, const LabelMap& labels, pprof::ProfileKind kind);
   // Appends this target's lines of family `family` (an index into the family table) to `out`.
   void write(std::size_t family, std::string& out) const;
 
