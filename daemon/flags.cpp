@@ -1,13 +1,61 @@
 #include "flags.hpp"
 
 #include "leakwatch/discovery/shard.hpp"
+#include "leakwatch/pprof/profile.hpp"
 
+#include <algorithm>
+#include <iterator>
 #include <string_view>
 
 namespace leakwatch::daemon {
 namespace {
 
+using common::Error;
+using common::Result;
+
 constexpr unsigned kMaxShards = 65'535;
+
+// The commands, as bits, so each flag can say which of them take it.
+enum Command : unsigned { kDaemon = 1, kCheckConfig = 2, kAnalyze = 4, kReplay = 8 };
+
+struct CommandInfo {
+  std::string_view name;  // "" is the daemon
+  Command bit;
+};
+constexpr CommandInfo kCommands[] = {
+    {"", kDaemon}, {"check-config", kCheckConfig}, {"analyze", kAnalyze}, {"replay", kReplay}};
+
+// Every flag: its name, whether it takes a value, and the commands it belongs to. A flag given to a command
+// it does not belong to is an error naming its command, so a typo'd command line never silently does less.
+struct FlagSpec {
+  std::string_view name;
+  bool takes_value;
+  unsigned commands;
+  std::string_view owner;  // how the error names the commands that take it
+};
+constexpr unsigned kAny = kDaemon | kCheckConfig | kAnalyze | kReplay;
+constexpr FlagSpec kFlags[] = {
+    {"--config.file", true, kDaemon | kCheckConfig | kReplay, "the daemon, check-config and replay"},
+    {"--web.listen-address", true, kDaemon, "the daemon"},
+    {"--log.level", true, kAny, ""},
+    {"--log.format", true, kAny, ""},
+    {"--shard.total", true, kDaemon, "the daemon"},
+    {"--shard.index", true, kDaemon, "the daemon"},
+    {"--format", true, kAnalyze, "analyze"},
+    {"--json", false, kAnalyze, "analyze"},
+    {"--stacks", false, kAnalyze, "analyze"},
+    {"--target", true, kReplay, "replay"},
+    {"--version", false, kAny, ""},
+    {"--help", false, kAny, ""},
+    {"-h", false, kAny, ""},
+};
+
+const FlagSpec* find_flag(std::string_view name) {
+  for (const auto& f : kFlags) {
+    if (f.name == name) return &f;
+  }
+  return nullptr;
+}
 
 // A whole number in [min, max], digits only.
 std::optional<unsigned> parse_count(std::string_view text, unsigned min, unsigned max) {
@@ -21,157 +69,155 @@ std::optional<unsigned> parse_count(std::string_view text, unsigned min, unsigne
   return n;
 }
 
+std::string below_total(std::string_view index, unsigned total) {
+  return "--shard.index=" + std::string(index) + " must be below --shard.total=" + std::to_string(total) +
+         " (shards are numbered from 0)";
+}
+
+// Stores one flag's value into `f`.
+Result<void> apply(Flags& f, std::string_view name, const std::string& value) {
+  if (name == "--config.file") {
+    f.config_file = value;
+    f.config_file_given = true;
+  } else if (name == "--web.listen-address") {
+    f.listen_address = value;
+  } else if (name == "--log.level") {
+    f.log_level = value;
+  } else if (name == "--log.format") {
+    f.log_format = value;
+  } else if (name == "--shard.total") {
+    const auto n = parse_count(value, 1, kMaxShards);
+    if (!n) {
+      return Error("--shard.total must be a whole number from 1 to " + std::to_string(kMaxShards) + ", got \"" + value +
+                   "\"");
+    }
+    f.shard_total = *n;
+  } else if (name == "--shard.index") {
+    f.shard_index = parse_count(value, 0, kMaxShards - 1);
+    if (!f.shard_index) {
+      return Error("--shard.index must be a whole number from 0 to --shard.total - 1, got \"" + value + "\"");
+    }
+  } else if (name == "--format") {
+    // The one table of format names (pprof/profile.hpp), plus analyze's "auto".
+    if (value != "auto" && !pprof::parse_format_name(value)) {
+      std::string names = "auto";
+      for (const auto& info : pprof::kFormats) names += ", " + std::string(info.name);
+      return Error("--format must be one of " + names + ", got \"" + value + "\"");
+    }
+    f.format = value;
+  } else if (name == "--target") {
+    if (value.empty()) return Error("--target must not be empty");
+    f.target = value;
+  } else if (name == "--json") {
+    f.json = true;
+  } else if (name == "--stacks") {
+    f.stacks = true;
+  } else if (name == "--version") {
+    f.version = true;
+  } else if (name == "--help" || name == "-h") {
+    f.help = true;
+  }
+  return {};
+}
+
 }  // namespace
 
-std::optional<unsigned> resolve_shard_index(const Flags& flags, std::string_view hostname, std::string& error) {
+Result<unsigned> resolve_shard_index(const Flags& flags, std::string_view hostname) {
   const unsigned total = flags.shard_total;
   if (flags.shard_index) {
-    if (*flags.shard_index < total) return flags.shard_index;
-    error = "--shard.index=" + std::to_string(*flags.shard_index) +
-            " must be below --shard.total=" + std::to_string(total) + " (shards are numbered from 0)";
-    return std::nullopt;
+    if (*flags.shard_index < total) return *flags.shard_index;
+    return Error(below_total(std::to_string(*flags.shard_index), total));
   }
   if (total <= 1) return 0u;
   const std::optional<unsigned> ordinal = discovery::ordinal_from_hostname(hostname);
   if (!ordinal) {
-    error = "--shard.total=" + std::to_string(total) + " needs --shard.index, or a hostname ending in -<ordinal> " +
-            "as a StatefulSet's pods have; the hostname is \"" + std::string(hostname) + "\"";
-    return std::nullopt;
+    return Error("--shard.total=" + std::to_string(total) + " needs --shard.index, or a hostname ending in " +
+                 "-<ordinal> as a StatefulSet's pods have; the hostname is \"" + std::string(hostname) + "\"");
   }
   if (*ordinal >= total) {
-    error = "the hostname's ordinal " + std::to_string(*ordinal) + " (\"" + std::string(hostname) +
-            "\") must be below --shard.total=" + std::to_string(total) + "; set --shard.index or --shard.total";
-    return std::nullopt;
+    return Error("the hostname's ordinal " + std::to_string(*ordinal) + " (\"" + std::string(hostname) +
+                 "\") must be below --shard.total=" + std::to_string(total) + "; set --shard.index or --shard.total");
   }
-  return ordinal;
+  return *ordinal;
 }
 
-std::optional<Flags> parse_flags(const std::vector<std::string>& argv, std::string& error) {
+Result<Flags> parse_flags(const std::vector<std::string>& argv) {
   Flags f;
-  std::string shard_total;
-  std::string shard_index;
-  struct Valued {
-    std::string_view name;
-    std::string* target;
-  };
-  const Valued valued[] = {{"--config.file", &f.config_file}, {"--web.listen-address", &f.listen_address},
-                           {"--log.level", &f.log_level},     {"--log.format", &f.log_format},
-                           {"--format", &f.format},           {"--target", &f.target},
-                           {"--shard.total", &shard_total},   {"--shard.index", &shard_index}};
-  bool format_given = false;
-  bool target_given = false;
-  bool shard_total_given = false;
-  bool shard_index_given = false;
+  // First pass: the command (the first word that is not a flag or a flag's value), so that every flag can
+  // be checked against it wherever it appears.
+  unsigned command = kDaemon;
   for (std::size_t i = 0; i < argv.size(); ++i) {
     const std::string& a = argv[i];
-    if (a == "-h" || a == "--help") {
-      f.help = true;
+    if (a.starts_with("-")) {
+      const auto* spec = find_flag(std::string_view(a).substr(0, a.find('=')));
+      if (spec != nullptr && spec->takes_value && a.find('=') == std::string::npos) ++i;
       continue;
     }
-    if (a == "--version") {
-      f.version = true;
-      continue;
-    }
-    if (a == "--json" || a == "--stacks") {
-      (a == "--json" ? f.json : f.stacks) = true;
-      continue;
-    }
-    if (a.rfind("--", 0) == 0) {
-      const auto eq = a.find('=');
-      const std::string_view name = std::string_view(a).substr(0, eq);
-      const Valued* match = nullptr;
-      for (const auto& v : valued) {
-        if (v.name == name) match = &v;
-      }
-      if (!match) {
-        error = "unknown flag " + std::string(name);
-        return std::nullopt;
-      }
-      if (match->target == &f.format) format_given = true;
-      if (match->target == &f.target) target_given = true;
-      if (match->target == &f.config_file) f.config_file_given = true;
-      if (match->target == &shard_total) shard_total_given = true;
-      if (match->target == &shard_index) shard_index_given = true;
-      if (eq != std::string::npos) {
-        *match->target = a.substr(eq + 1);
-      } else if (i + 1 < argv.size()) {
-        *match->target = argv[++i];
+    const auto* c = std::find_if(std::begin(kCommands), std::end(kCommands),
+                                 [&](const CommandInfo& info) { return !info.name.empty() && info.name == a; });
+    if (c == std::end(kCommands)) return Error("unknown command \"" + a + "\"");
+    f.command = a;
+    command = c->bit;
+    break;
+  }
+
+  bool command_seen = false;
+  std::string shard_index_text;
+  for (std::size_t i = 0; i < argv.size(); ++i) {
+    const std::string& a = argv[i];
+    if (!a.starts_with("-") || a == "-") {
+      if (!command_seen && a == f.command) {
+        command_seen = true;
       } else {
-        error = "flag " + std::string(name) + " needs a value";
-        return std::nullopt;
+        f.args.push_back(a);
       }
       continue;
     }
-    if (f.command.empty() && f.args.empty()) {
-      if (a != "check-config" && a != "analyze" && a != "replay") {
-        error = "unknown command \"" + a + "\"";
-        return std::nullopt;
+    const auto eq = a.find('=');
+    const std::string_view name = std::string_view(a).substr(0, eq);
+    const auto* spec = find_flag(name);
+    if (spec == nullptr) return Error("unknown flag " + std::string(name));
+    if ((spec->commands & command) == 0) {
+      return Error(std::string(name) + " is a flag of " + std::string(spec->owner) +
+                   (f.command.empty() ? ", not of the daemon" : ", not of " + f.command));
+    }
+    std::string value;
+    if (spec->takes_value) {
+      if (eq != std::string::npos) {
+        value = a.substr(eq + 1);
+      } else if (i + 1 < argv.size()) {
+        value = argv[++i];
+      } else {
+        return Error("flag " + std::string(name) + " needs a value");
       }
-      f.command = a;
-    } else {
-      f.args.push_back(a);
+    } else if (eq != std::string::npos) {
+      return Error("flag " + std::string(name) + " takes no value");
     }
+    if (name == "--shard.index") shard_index_text = value;
+    if (auto ok = apply(f, name, value); !ok) return ok.error();
   }
-  if (shard_total_given) {
-    const std::optional<unsigned> n = parse_count(shard_total, 1, kMaxShards);
-    if (!n) {
-      error = "--shard.total must be a whole number from 1 to " + std::to_string(kMaxShards) + ", got \"" +
-              shard_total + "\"";
-      return std::nullopt;
-    }
-    f.shard_total = *n;
-  }
-  if (shard_index_given) {
-    f.shard_index = parse_count(shard_index, 0, kMaxShards - 1);
-    if (!f.shard_index) {
-      error = "--shard.index must be a whole number from 0 to --shard.total - 1, got \"" + shard_index + "\"";
-      return std::nullopt;
-    }
-    if (*f.shard_index >= f.shard_total) {
-      error = "--shard.index=" + shard_index + " must be below --shard.total=" + std::to_string(f.shard_total) +
-              " (shards are numbered from 0)";
-      return std::nullopt;
-    }
-  }
-  if ((shard_total_given || shard_index_given) && !f.command.empty()) {
-    error = "--shard.total and --shard.index are flags of the daemon, not of " + f.command;
-    return std::nullopt;
-  }
-  if (f.command == "check-config" && f.args.empty()) f.args.push_back(f.config_file);
-  if (f.command == "analyze") {
-    if (f.help) return f;
-    if (f.args.size() != 1) {
-      error = "analyze needs exactly one FILE, URL or -";
-      return std::nullopt;
-    }
-    if (f.format != "auto" && f.format != "debug0" && f.format != "debug1" && f.format != "debug2") {
-      error = "--format must be auto, debug0, debug1 or debug2";
-      return std::nullopt;
-    }
-  } else if (format_given || f.json || f.stacks) {
-    error = std::string(format_given ? "--format" : f.json ? "--json" : "--stacks") + " is a flag of analyze";
-    return std::nullopt;
-  }
-  if (f.command == "replay") {
-    if (f.help) return f;
-    if (f.args.size() != 1) {
-      error = "replay needs exactly one DIR";
-      return std::nullopt;
-    }
-    if (target_given && f.target.empty()) {
-      error = "--target must not be empty";
-      return std::nullopt;
-    }
-  } else if (target_given) {
-    error = "--target is a flag of replay";
-    return std::nullopt;
+  if (f.shard_index && *f.shard_index >= f.shard_total) return Error(below_total(shard_index_text, f.shard_total));
+  if (f.help || f.version) return f;
+
+  switch (command) {
+    case kCheckConfig:
+      if (f.args.empty()) f.args.push_back(f.config_file);
+      break;
+    case kAnalyze:
+      if (f.args.size() != 1) return Error("analyze needs exactly one FILE, URL or -");
+      break;
+    case kReplay:
+      if (f.args.size() != 1) return Error("replay needs exactly one DIR");
+      break;
+    default:
+      if (!f.args.empty()) return Error("unexpected argument \"" + f.args.front() + "\" (the daemon takes none)");
   }
   return f;
 }
 
 std::string usage() {
   return R"(usage: leakwatch [flags]
-       leakwatch check-config [PATH]
+       leakwatch check-config [PATH...]
        leakwatch analyze FILE|URL|- [--format=FORMAT] [--json] [--stacks]
        leakwatch replay DIR [--config.file=PATH] [--target=NAME]
 
@@ -179,7 +225,7 @@ Polls Go services' goroutine profiles and exports goroutine counts and leak sign
 
 Commands:
   (none)                      run the daemon
-  check-config [PATH]         validate a config file (default: --config.file); exit 0 if valid, else 1
+  check-config [PATH...]      validate config files (default: --config.file); exit 0 if valid, else 1
                               with every problem as file:line:column: message
   analyze FILE|URL|-          read one goroutine profile (a file, an http(s) URL, or - for stdin), group
                               its goroutines by stack signature and print them largest first: count,

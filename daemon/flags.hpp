@@ -1,6 +1,8 @@
 #pragma once
 // Command-line flags, Prometheus style: --name=value or --name value, plus a leading subcommand.
 
+#include "leakwatch/common/error.hpp"
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,13 +31,14 @@ struct Flags {
   bool version = false;
 };
 
-// nullopt with `error` set when the command line is wrong.
-std::optional<Flags> parse_flags(const std::vector<std::string>& argv, std::string& error);
+// The parsed command line; Errc::invalid with the reason when it is wrong (an unknown flag or command, a
+// flag of another command, a missing or malformed value, the wrong number of arguments).
+common::Result<Flags> parse_flags(const std::vector<std::string>& argv);
 
 // The shard index to use: --shard.index if given; else, with --shard.total > 1, the ordinal at the end of
-// `hostname` ("leakwatch-2" -> 2, as a StatefulSet names its pods); else 0. nullopt with `error` set when
-// there is no index to use or it is not below --shard.total.
-std::optional<unsigned> resolve_shard_index(const Flags& flags, std::string_view hostname, std::string& error);
+// `hostname` ("leakwatch-2" -> 2, as a StatefulSet names its pods); else 0. Errc::invalid when there is no
+// index to use or it is not below --shard.total.
+common::Result<unsigned> resolve_shard_index(const Flags& flags, std::string_view hostname);
 
 std::string usage();
 

@@ -62,10 +62,9 @@ int run_replay(const Flags& flags) {
 }
 
 int run(int argc, char** argv) {
-  std::string error;
-  auto flags = parse_flags(std::vector<std::string>(argv + 1, argv + argc), error);
+  auto flags = parse_flags(std::vector<std::string>(argv + 1, argv + argc));
   if (!flags) {
-    std::cerr << "leakwatch: " << error << "\n\n" << usage();
+    std::cerr << "leakwatch: " << flags.error().message << "\n\n" << usage();
     return 2;
   }
   if (flags->help) {

@@ -113,10 +113,9 @@ int serve(const Flags& flags) {
   auto log = common::logger("main");
   // The shard comes first: a replica that does not know its shard must not poll (every target would then
   // be polled twice, or not at all).
-  std::string shard_error;
-  const std::optional<unsigned> shard_index = resolve_shard_index(flags, hostname(), shard_error);
+  const auto shard_index = resolve_shard_index(flags, hostname());
   if (!shard_index) {
-    std::cerr << "leakwatch: " << shard_error << '\n';
+    std::cerr << "leakwatch: " << shard_index.error().message << '\n';
     return 2;
   }
   const discovery::Shard shard{flags.shard_total, *shard_index};
