@@ -1,6 +1,6 @@
 // parse_debug2 against the real Go 1.19 dump from tests/targets/patterns (patterns.debug2.txt, the same
 // process state as patterns.debug1.txt; the frames asserted here are that program's lines), against
-// hand-written samples of newer runtimes' output (goroutine-profiles.md §3), and against cut and
+// hand-written samples of newer runtimes' output (docs/goroutine-profiles.md §3), and against cut and
 // synthetic bodies.
 
 #include "alloc_tracker.hpp"
@@ -338,7 +338,7 @@ TEST_CASE("debug2: states, minutes and header suffixes", "[pprof]") {
 }
 
 TEST_CASE("debug2: (leaked) marker of a goroutineleak dump", "[pprof]") {
-  // Go 1.26+/tip output as quoted in goroutine-profiles.md §3: -trimpath paths, "in goroutine N".
+  // Go 1.26+/tip output as quoted in docs/goroutine-profiles.md §3: -trimpath paths, "in goroutine N".
   const Profile p = parse_ok(
       "goroutine 1 [running]:\n"
       "main.main()\n"

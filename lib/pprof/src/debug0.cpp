@@ -1,5 +1,5 @@
 // Parser for debug=0 goroutine profiles: one gzip member around a perftools.profiles.Profile
-// (google/pprof proto/profile.proto; goroutine-profiles.md §4), decoded by field number with the small
+// (google/pprof proto/profile.proto; docs/goroutine-profiles.md §4), decoded by field number with the small
 // wire reader in proto_wire.hpp. tests/bench/debug0_decode_bench.cpp measured it against libprotobuf's
 // generated parser; the numbers and the decision are in that file's header.
 //

@@ -1,4 +1,4 @@
-// Parser for debug=1 goroutine profiles (grammar: goroutine-profiles.md §2, runtime/pprof
+// Parser for debug=1 goroutine profiles (grammar: docs/goroutine-profiles.md §2, runtime/pprof
 // printCountProfile / printStackRecord):
 //
 //   NAME " profile: total " N LF                        NAME = goroutine | goroutineleak

@@ -1,4 +1,4 @@
-// Parser for debug=2 goroutine dumps, runtime.Stack(buf, true) (grammar: goroutine-profiles.md §3,
+// Parser for debug=2 goroutine dumps, runtime.Stack(buf, true) (grammar: docs/goroutine-profiles.md §3,
 // runtime/traceback.go goroutineheader / traceback2 / printcreatedby1 / printAncestorTraceback):
 //
 //   dump    = record { LF { LF } record }                       records are separated by blank lines
