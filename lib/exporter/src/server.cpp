@@ -2,6 +2,7 @@
 
 #include "leakwatch/common/awaitable.hpp"
 #include "leakwatch/common/log.hpp"
+#include "leakwatch/exporter/handler.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>

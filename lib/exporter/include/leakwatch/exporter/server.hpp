@@ -4,7 +4,7 @@
 // so a slow or hostile client holds one connection, never the server.
 
 #include "leakwatch/common/error.hpp"
-#include "leakwatch/exporter/handler.hpp"
+#include "leakwatch/exporter/handlers.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
