@@ -37,13 +37,23 @@ fi
 echo "demo: using $go ($("$go" version))"
 echo "demo: building leakwatch (Release, the leakwatch target only) in $build"
 LEAKWATCH_CMAKE_ARGS="-DLEAKWATCH_BUILD_TESTS=OFF" "$root/scripts/build.sh" "$build" release leakwatch
+# The runtime's own leak proof (the goroutineleak profile): Go 1.27 and later have it, Go 1.26 with an
+# experiment. Without it, the service answers 404 there (no emulation in the demo) and only the trend decides.
+gover=$(GOTOOLCHAIN=local "$go" env GOVERSION)
+experiment=""
+leaky_flags=()
+case "$gover" in
+  go1.26|go1.26.*) experiment=goroutineleakprofile; proof="yes (Go 1.26, GOEXPERIMENT=goroutineleakprofile)" ;;
+  go1.2[7-9]*|go1.[3-9]*) proof="yes ($gover)" ;;
+  *) leaky_flags=(-no-goroutineleak); proof="no ($gover has no goroutineleak profile): the trend alone decides" ;;
+esac
 echo "demo: building the leaking Go service"
 (cd "$root/tests/targets" && GOFLAGS=-mod=mod GOPROXY=off GOTOOLCHAIN=local GOTELEMETRY=off \
-  GOCACHE="$build/gocache" "$go" build -o "$work/leaky" ./leaky)
+  GOEXPERIMENT="$experiment" GOCACHE="$build/gocache" "$go" build -o "$work/leaky" ./leaky)
 echo "demo: built in $((SECONDS - t0)) s"
 
 "$work/leaky" -listen "127.0.0.1:$app_port" -leak-every "$leak_every" -kind "$leak_kind" -baseline 20 \
-  >"$work/leaky.out" 2>"$work/leaky.log" &
+  "${leaky_flags[@]}" >"$work/leaky.out" 2>"$work/leaky.log" &
 pids+=($!)
 for _ in $(seq 50); do grep -q '^listening' "$work/leaky.out" 2>/dev/null && break; sleep 0.1; done
 grep -q '^listening' "$work/leaky.out" || { echo "demo: the Go service did not start:"; cat "$work/leaky.log"; exit 1; }
@@ -61,6 +71,8 @@ global:
 scrape_configs:
   - job_name: demo-app
     format: debug1
+    goroutineleak:
+      interval: 1m          # the runtime's proof every minute (default 30m: each one is a GC cycle)
     static_configs:
       - targets: ["127.0.0.1:$app_port"]
         labels: {team: demo}
@@ -71,7 +83,8 @@ pids+=($!)
 cat <<TEXT
 
 demo: running. A Go service on 127.0.0.1:$app_port leaks a goroutine ($leak_kind) every $leak_every;
-      leakwatch polls its goroutine profile every 5 s.
+      leakwatch polls its goroutine profile every 5 s, and its goroutineleak profile every minute.
+      The runtime's proof: $proof.
 
   leakwatch metrics:     http://127.0.0.1:$web_port/metrics
   health / readiness:    http://127.0.0.1:$web_port/-/healthy   http://127.0.0.1:$web_port/-/ready
@@ -79,9 +92,12 @@ demo: running. A Go service on 127.0.0.1:$app_port leaks a goroutine ($leak_kind
 
   watch the count grow:  watch -n 5 "curl -s 127.0.0.1:$web_port/metrics | grep -E '^leakwatch_(goroutines|stack_alert_state)'"
 
-      After about two minutes the leak's stack alert goes pending, then firing: leakwatch logs
-      msg="leak alert" state=firing function=main.leakChanSend (or the kind's function) with its location,
-      and leakwatch_stack_alert_state for that function becomes 2.
+      With the runtime's proof, the leak's stack alert fires at the first proof that holds a leaked
+      goroutine (seconds after the start, or at the next minute): leakwatch logs msg="leak alert"
+      state=firing function=main.leakChanSend (or the kind's function) evidence=runtime with its location,
+      and leakwatch_stack_alert_state{evidence="runtime"} for that function becomes 2. Without it (or for
+      the kinds the runtime cannot prove: waitgroup, ctx, ticker) the trend decides: pending after about
+      a minute, firing after about five and a half minutes, with evidence=trend.
 
 Press Ctrl-C to stop both.
 TEXT

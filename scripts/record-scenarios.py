@@ -62,6 +62,12 @@ RESTART_GAP_S = 75  # virtual seconds without a process: five 15 s polls
 # more (sinusoid: 1.4 periods of 2.5 h). The order is longest first, for packing the parallel jobs.
 SCHEDULE: dict[str, dict] = {
     "slowleak": {"minutes": 240},
+    "tenants": {"minutes": 240},
+    "shards": {"minutes": 240},
+    "pool": {"minutes": 240},
+    "tenants_b": {"minutes": 240},
+    "shards_b": {"minutes": 240},
+    "pool_b": {"minutes": 240},
     "sinusoid": {"minutes": 210},
     "leak_restart": {"minutes": 180, "restarts": [(70, "10m")]},
     "restart": {"minutes": 180, "restarts": [(55, None), (125, None)]},

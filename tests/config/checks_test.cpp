@@ -78,7 +78,7 @@ TEST_CASE("check_label_name enforces Prometheus syntax and leakwatch's reserved 
   CHECK(problem(check_label_name("__meta")) ==
         "label name \"__meta\" is reserved; names starting with \"__\" are internal");
   for (const char* name : {"service", "target", "job", "instance", "result", "function", "location", "version",
-                           "revision", "le", "quantile"}) {
+                           "revision", "le", "quantile", "evidence", "profile", "format"}) {
     INFO(name);
     CHECK(problem(check_label_name(name)) ==
           "label name \"" + std::string(name) + "\" is reserved; leakwatch or Prometheus sets it");

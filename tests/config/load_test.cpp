@@ -131,7 +131,8 @@ const std::vector<BadCase> kBadCases = {
       "4:19: global: detection: min_increase: expected a number from 0 to 1e+09, got \"lots\""}},
     {"detection_unknown_key.bad.yml",
      {"4:7: job \"app\": detection: unknown key \"windw\"; allowed: method, window, max_samples, min_duration, "
-      "min_samples, p_value, min_increase, saturation_ratio, max_dispersion, explained_ratio, warmup, restart_drop, "
+      "min_samples, p_value, min_increase, saturation_ratio, pace_ratio, pace_min_arrivals, max_dispersion, "
+      "explained_ratio, min_leaked, warmup, restart_drop, "
       "for, keep_firing_for, max_stack_series, max_tracked_stacks, stale_polls, app_modules, plumbing_prefixes, "
       "goroutine_limit, seed_points, seed_factor, seed_consecutive, seed_absolute_cap"}},
     {"detection_window_too_short.bad.yml",
@@ -144,6 +145,14 @@ const std::vector<BadCase> kBadCases = {
     {"profile_leak_debug2.bad.yml",
      {"4:13: job \"app\": format: debug2 cannot be used with profile: goroutineleak (its debug=2 output lists "
       "every goroutine, not only the leaked ones); use debug1 or debug0"}},
+    {"goroutineleak_keys.bad.yml",
+     {"4:13: job \"app\": goroutineleak: poll: invalid value \"yes\"; allowed: auto, always, never",
+      "5:17: job \"app\": goroutineleak: interval: invalid duration \"soon\"; expected a number with a unit (ms, "
+      "s, m, h, d, w, y), largest unit first, e.g. 15s or 1m30s",
+      "6:13: job \"app\": goroutineleak: profile_path \"debug/pprof/goroutineleak\" must start with '/'",
+      "7:7: job \"app\": goroutineleak: unknown key \"seconds\"; allowed: poll, interval, path",
+      "12:5: job \"leaks\": goroutineleak: applies to profile: goroutine jobs (this job polls the goroutineleak "
+      "profile itself)"}},
     {"profile_path_query.bad.yml",
      {"3:19: job \"app\": profile_path \"/debug/pprof/goroutine?debug=2\" must not contain a query; use format: to "
       "choose ?debug=N"}},
@@ -315,6 +324,40 @@ TEST_CASE("profile: goroutineleak polls the goroutineleak endpoint unless profil
   CHECK(c.scrape_configs[2].profile == leakwatch::pprof::ProfileKind::goroutineleak);
   CHECK(c.scrape_configs[2].profile_path == "/internal/pprof/goroutineleak");
   CHECK(c.scrape_configs[2].format == leakwatch::pprof::Format::debug0);
+}
+
+TEST_CASE("goroutineleak: the runtime's proof beside a goroutine job, auto every 30m by default", "[config]") {
+  using leakwatch::config::LeakProofPoll;
+  const LoadResult r = load_string(R"(scrape_configs:
+  - job_name: plain
+    static_configs: [{targets: ["127.0.0.1:6060"]}]
+  - job_name: tuned
+    goroutineleak: {poll: always, interval: 2h, path: /internal/goroutineleak}
+    detection: {min_leaked: 3}
+    static_configs: [{targets: ["127.0.0.1:6060"]}]
+  - job_name: off
+    goroutineleak: {poll: never}
+    static_configs: [{targets: ["127.0.0.1:6060"]}]
+  - job_name: leaks
+    profile: goroutineleak
+    static_configs: [{targets: ["127.0.0.1:6060"]}]
+)",
+                                   "inline");
+  const Config& c = loaded(r);
+  REQUIRE(c.scrape_configs.size() == 4);
+  const auto& plain = c.scrape_configs[0].goroutineleak;
+  CHECK(plain.poll == LeakProofPoll::auto_detect);
+  CHECK(plain.interval == leakwatch::common::Duration{30 * 60'000});
+  CHECK(plain.path == "/debug/pprof/goroutineleak");
+  CHECK(c.scrape_configs[0].detection.min_leaked == 1);
+  const auto& tuned = c.scrape_configs[1].goroutineleak;
+  CHECK(tuned.poll == LeakProofPoll::always);
+  CHECK(tuned.interval == leakwatch::common::Duration{2 * 3'600'000});
+  CHECK(tuned.path == "/internal/goroutineleak");
+  CHECK(c.scrape_configs[1].detection.min_leaked == 3);
+  CHECK(c.scrape_configs[2].goroutineleak.poll == LeakProofPoll::never);
+  // A goroutineleak job is the proof itself: nothing more to poll beside it.
+  CHECK(c.scrape_configs[3].goroutineleak.poll == LeakProofPoll::never);
 }
 
 TEST_CASE("detection settings: global defaults, and a job's keys applied over them", "[config]") {

@@ -132,3 +132,62 @@ TEST_CASE("dispersion is 0 for steady growth and about 1 for Poisson counts", "[
   const stats::SlidingWindow empty(60, 10);
   CHECK(detect::movement(empty).dispersion == 0);
 }
+
+namespace {
+
+// A group's window and history fed with the same polls, values from f(minutes since the first).
+struct Life {
+  stats::SlidingWindow window{3600, 720};
+  stats::History history{60};
+};
+template <class F>
+Life life_of(std::size_t n, F f) {
+  Life l;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double t = kT0 + static_cast<double>(i) * kStep;
+    const double v = std::round(f(static_cast<double>(i) * kStep / 60));
+    l.window.push({t, v});
+    l.history.push(t, v);
+  }
+  return l;
+}
+
+}  // namespace
+
+TEST_CASE("a steady leak keeps pace once enough of its arrivals are seen", "[detect][pace]") {
+  const Options o;
+  // 3 a minute: after 10 minutes the quarters hold too few arrivals to tell; after 60 they keep pace.
+  const auto young = life_of(41, [](double m) { return 3 * m; });
+  const auto y = detect::pace(young.history, young.window, 0, o);
+  CHECK_FALSE(y.keeps_pace);
+  const auto old = life_of(241, [](double m) { return 3 * m; });
+  const auto p = detect::pace(old.history, old.window, 0, o);
+  CHECK(p.reason == "");
+  CHECK(p.keeps_pace);
+  // Its life is 60 - 5 = 55 minutes, less the half step its smoothed end lags: quarters of ~41 arrivals.
+  CHECK(p.earlier == Approx(p.later).margin(1.5));
+  CHECK(p.later == Approx(3 * 54.6 / 4).margin(1.5));
+  CHECK(p.p <= o.p_value);
+}
+
+TEST_CASE("growth that dries up does not keep pace, however long it lasts", "[detect][pace]") {
+  const Options o;
+  for (double tau : {30.0, 60.0, 120.0}) {
+    const auto l = life_of(4 * 240, [tau](double m) { return 400 * (1 - std::exp(-m / tau)); });
+    const auto p = detect::pace(l.history, l.window, 0, o);
+    INFO("tau " << tau << ": a1 " << p.earlier << ", a4 " << p.later << ", p " << p.p);
+    CHECK_FALSE(p.keeps_pace);
+  }
+}
+
+TEST_CASE("goroutines that come and go blur the counts, so a lead must be larger", "[detect][pace]") {
+  const Options o;
+  std::mt19937 rng(5);
+  std::normal_distribution<double> noise(0, 6);
+  // 0.5 a minute for 2 hours beside a turnover population scattering by ~6 goroutines.
+  const auto l = life_of(480, [&](double m) { return 200 + 0.5 * m + noise(rng); });
+  const auto quiet = detect::pace(l.history, l.window, 0, o);
+  const auto noisy = detect::pace(l.history, l.window, 20, o);
+  CHECK(noisy.p > quiet.p);
+  CHECK_FALSE(noisy.keeps_pace);
+}

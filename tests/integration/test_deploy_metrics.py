@@ -105,7 +105,8 @@ class DeployMetrics(IntegrationTest):
         leaky = self.start_target("leaky", "-leak-every", "1s", "-leak-batch", "2", "-baseline", "3", name="leaky")
         dead = f"127.0.0.1:{harness.free_port()}"  # nothing listens there
         d = self.start_daemon(config(
-            job("shop", [leaky.addr], labels={"team": "payments"}),
+            # The runtime's proof (leaky's emulation here) every 2 s, so leaked groups show up.
+            job("shop", [leaky.addr], labels={"team": "payments"}, goroutineleak={"interval": "2s"}),
             job("shop-leaks", [leaky.addr], profile="goroutineleak"),
             job("dead", [dead]),
             detection={"window": "2m", "min_duration": "15s", "min_samples": 8, "for": "10s", "warmup": "0s",

@@ -17,6 +17,7 @@ from harness import IntegrationTest, config, job
 
 FAST = {"window": "2m", "min_duration": "15s", "min_samples": 8, "for": "5s", "warmup": "0s",
         "max_stack_series": 3, "goroutine_limit": 100000}
+NO_PROOF = {"poll": "never"}
 
 
 class Detection(IntegrationTest):
@@ -24,7 +25,9 @@ class Detection(IntegrationTest):
         leaking = self.start_target("leaky", "-baseline", "20", "-kind", "chansend", "-leak-every", "250ms",
                                     "-leak-batch", "1", name="leaking")
         healthy = self.start_target("leaky", "-baseline", "20", "-kind", "chansend", name="healthy")
-        jobs = [job("shop", [leaking.addr, healthy.addr], interval="1s", timeout="900ms")]
+        # The trend alone: leaky's emulated goroutineleak profile would otherwise prove the leak at once.
+        jobs = [job("shop", [leaking.addr, healthy.addr], interval="1s", timeout="900ms",
+                    goroutineleak=NO_PROOF)]
         cfg = config(*jobs, detection=FAST)
         d = self.start_daemon(cfg)
         leak = dict(service="shop", target=leaking.addr)
@@ -66,8 +69,8 @@ class Detection(IntegrationTest):
         self.assertIsNone(harness.value(m, "leakwatch_goroutines_limit_eta_seconds", None, **calm))
 
         # A reload that drops the leaking target removes its detection series too.
-        self.write_config(config(job("shop", [healthy.addr], interval="1s", timeout="900ms"),
-                                                 detection=FAST))
+        self.write_config(config(job("shop", [healthy.addr], interval="1s", timeout="900ms",
+                                     goroutineleak=NO_PROOF), detection=FAST))
         d.proc.signal(signal.SIGHUP)
         harness.wait_until(lambda: not harness.select(d.metrics(), "leakwatch_stack_goroutines", **leak),
                            timeout=15, desc="the removed target's stack series to go")

@@ -96,8 +96,9 @@ TEST_CASE("event_json prints exactly the documented fields", "[replay]") {
 
 TEST_CASE("replay feeds the profiles through detection and prints only state changes", "[replay]") {
   TempDir d;
-  // 80 minutes: 35 quiet ones, then 3 leaked goroutines a minute; one unreadable file in the middle.
-  for (int i = 0; i < 320; ++i) {
+  // 100 minutes: 35 quiet ones, then 3 leaked goroutines a minute (firing once they are shown to keep pace,
+  // some 50 minutes on); one unreadable file in the middle.
+  for (int i = 0; i < 400; ++i) {
     const double minute = i * 0.25;
     const int leaked = minute < 35 ? 0 : static_cast<int>(3 * (minute - 35));
     d.write(std::to_string(kT0 + i * 15'000) + ".txt", debug1(leaked, 40));

@@ -35,6 +35,7 @@ class FakeFetcher : public common::Fetcher {
   struct Shared {
     std::deque<common::FetchResult> script;
     std::vector<common::SteadyTime> calls;  // the clock's time at each fetch
+    std::vector<std::string> targets;       // what each fetch asked for
     std::vector<common::SteadyTime> deadlines;
     std::function<void(common::FetchResult)> pending;
     int cancels = 0;
@@ -44,8 +45,10 @@ class FakeFetcher : public common::Fetcher {
   FakeFetcher(asio::io_context& io, common::ManualClock& clock, std::shared_ptr<Shared> shared)
       : io_(io), clock_(clock), shared_(std::move(shared)) {}
 
-  void fetch(common::SteadyTime deadline, std::function<void(common::FetchResult)> done) override {
+  void fetch(std::string_view target, common::SteadyTime deadline,
+             std::function<void(common::FetchResult)> done) override {
     shared_->calls.push_back(clock_.steady_now());
+    shared_->targets.emplace_back(target);
     shared_->deadlines.push_back(deadline);
     if (shared_->script.empty()) {
       shared_->pending = std::move(done);
@@ -96,6 +99,7 @@ scrape::LoopSettings settings() {
   s.interval = common::Duration{10'000};
   s.timeout = common::Duration{4'000};
   s.profile.format = pprof::Format::debug1;
+  s.request.target = "/debug/pprof/goroutine?debug=1";
   s.detection.warmup = common::Duration{0};
   return s;
 }
@@ -262,7 +266,7 @@ TEST_CASE("loop: stop during a poll cancels the fetch and records nothing", "[sc
 
 TEST_CASE("loop: an exception in the poll path ends the loop, removes its series and reports it", "[scrape]") {
   struct Throwing : common::Fetcher {
-    void fetch(common::SteadyTime, std::function<void(common::FetchResult)>) override {
+    void fetch(std::string_view, common::SteadyTime, std::function<void(common::FetchResult)>) override {
       throw std::runtime_error("boom");
     }
     void cancel() noexcept override {}
@@ -289,4 +293,136 @@ TEST_CASE("loop: an exception in the poll path ends the loop, removes its series
   io.restart();
   io.poll();
   CHECK(stopped);
+}
+
+namespace {
+
+// The runtime's proof for patterns.debug1.txt's process: its main.chanSend group, proved leaked.
+const std::string kChanSendProof =
+    "goroutineleak profile: total 3\n"
+    "3 @ 0x43b256 0x40708c 0x406c3d 0x6743e5 0x46b221\n"
+    "#\t0x6743e4\tmain.chanSend+0x24\tleakwatch/targets/patterns/main.go:35\n\n";
+
+scrape::LoopSettings with_proof(scrape::LeakProofSettings::Poll poll) {
+  scrape::LoopSettings s = settings();
+  s.detection.warmup = common::Duration{1'800'000};  // the proof needs no trend, so not the end of warm-up either
+  s.leak_proof.poll = poll;
+  s.leak_proof.interval = common::Duration{60'000};
+  s.leak_proof.target = "/debug/pprof/goroutineleak?debug=1";
+  return s;
+}
+
+common::FetchResult not_found() {
+  common::FetchResult r = failed(common::Outcome::http_error);
+  r.status = 404;
+  r.body = "Unknown profile\n";
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("loop: the runtime's proof follows the first poll, then every proof interval, and fires", "[scrape]") {
+  Fixture f(with_proof(scrape::LeakProofSettings::Poll::auto_detect));
+  const std::string profile = read_testdata("patterns.debug1.txt");
+  f.fetches->script.push_back(ok(profile));
+  f.fetches->script.push_back(ok(kChanSendProof));
+  for (int i = 0; i < 6; ++i) f.fetches->script.push_back(ok(profile));  // 60 s of 10 s polls
+  f.fetches->script.push_back(ok(kChanSendProof));
+  f.loop->start();
+  f.next_tick();
+  REQUIRE(f.fetches->targets.size() == 2);
+  CHECK(f.fetches->targets[0] == "/debug/pprof/goroutine?debug=1");
+  CHECK(f.fetches->targets[1] == "/debug/pprof/goroutineleak?debug=1");
+  CHECK(f.fetches->deadlines[1] == f.fetches->calls[1] + 4s);
+
+  const std::string chan_send = kLabels +
+                                R"(,function="main.chanSend",location="leakwatch/targets/patterns/main.go:35",)"
+                                R"(signature=")";
+  const std::string m = f.metrics();
+  CHECK(f.has("leakwatch_leaked_goroutines{" + kLabels + "} 3"));
+  CHECK(f.has("leakwatch_leaked_stack_groups{" + kLabels + "} 1"));
+  CHECK(f.has("leakwatch_goroutineleak_offered{" + kLabels + "} 1"));
+  CHECK(f.has("leakwatch_goroutineleak_scrapes_total{" + kLabels + ",result=\"success\"} 1"));
+  CHECK(f.has("leakwatch_goroutineleak_scrapes_total{" + kLabels + ",result=\"not_offered\"} 0"));
+  CHECK(f.has("leakwatch_profile_fetches_total{" + kLabels + ",profile=\"goroutine\",format=\"debug1\"} 1"));
+  CHECK(f.has("leakwatch_profile_fetches_total{" + kLabels + ",profile=\"goroutineleak\",format=\"debug1\"} 1"));
+  CHECK(f.has("leakwatch_profile_fetch_bytes_total{" + kLabels + ",profile=\"goroutineleak\",format=\"debug1\"} " +
+              std::to_string(kChanSendProof.size())));
+  // The group fires on the proof within the warm-up, and every series of it says on which evidence.
+  const auto alert = m.find("leakwatch_stack_alert_state{" + chan_send);
+  REQUIRE(alert != std::string::npos);
+  const std::string line = m.substr(alert, m.find('\n', alert) - alert);
+  CHECK(line.find(R"(evidence="runtime"} 2)") != std::string::npos);
+  CHECK(m.find("leakwatch_stack_leaked_goroutines{" + chan_send) != std::string::npos);
+  CHECK(m.find(R"(function="main.nilChanRecv",location="leakwatch/targets/patterns/main.go:59",signature=")") !=
+        std::string::npos);
+  CHECK(m.find(R"(evidence="trend"} 0)") != std::string::npos);
+
+  // No second proof before its interval: the next 5 polls are goroutine profiles only; the 6th poll (60 s on)
+  // brings it again.
+  for (int i = 0; i < 5; ++i) f.next_tick();
+  CHECK(f.fetches->targets.size() == 7);
+  f.next_tick();
+  REQUIRE(f.fetches->targets.size() == 9);
+  CHECK(f.fetches->targets[8] == "/debug/pprof/goroutineleak?debug=1");
+  CHECK(f.has("leakwatch_goroutineleak_scrapes_total{" + kLabels + ",result=\"success\"} 2"));
+  CHECK(f.crashes.empty());
+}
+
+TEST_CASE("loop: a 404 for the proof is 'not offered' with poll: auto, an error with poll: always", "[scrape]") {
+  for (const auto poll : {scrape::LeakProofSettings::Poll::auto_detect, scrape::LeakProofSettings::Poll::always}) {
+    Fixture f(with_proof(poll));
+    f.fetches->script.push_back(ok(read_testdata("patterns.debug1.txt")));
+    f.fetches->script.push_back(not_found());
+    f.loop->start();
+    f.next_tick();
+    REQUIRE(f.fetches->targets.size() == 2);
+    const bool auto_detect = poll == scrape::LeakProofSettings::Poll::auto_detect;
+    CHECK(f.has("leakwatch_goroutineleak_offered{" + kLabels + "} " + (auto_detect ? "0" : "1")));
+    CHECK(f.has("leakwatch_goroutineleak_scrapes_total{" + kLabels + ",result=\"not_offered\"} " +
+                (auto_detect ? "1" : "0")));
+    CHECK(f.has("leakwatch_goroutineleak_scrapes_total{" + kLabels + ",result=\"http_error\"} " +
+                (auto_detect ? "0" : "1")));
+    // The goroutine job itself is fine either way, and there is no proof to report.
+    CHECK(f.has("leakwatch_scrape_success{" + kLabels + "} 1"));
+    CHECK(f.metrics().find("leakwatch_leaked_goroutines{") == std::string::npos);
+  }
+}
+
+TEST_CASE("loop: no proof after a failed poll, none with poll: never, and a wrong body is a parse error", "[scrape]") {
+  {
+    Fixture f(with_proof(scrape::LeakProofSettings::Poll::never));
+    for (int i = 0; i < 3; ++i) f.fetches->script.push_back(ok(read_testdata("patterns.debug1.txt")));
+    f.loop->start();
+    for (int i = 0; i < 3; ++i) f.next_tick();
+    CHECK(f.fetches->targets.size() == 3);
+    CHECK(f.metrics().find("leakwatch_goroutineleak_scrapes_total{") == std::string::npos);
+  }
+  {
+    Fixture f(with_proof(scrape::LeakProofSettings::Poll::auto_detect));
+    f.fetches->script.push_back(failed(common::Outcome::timeout));
+    f.fetches->script.push_back(ok(read_testdata("patterns.debug1.txt")));
+    f.fetches->script.push_back(ok(read_testdata("patterns.debug1.txt")));  // a goroutine profile as the proof
+    f.loop->start();
+    f.next_tick();
+    CHECK(f.fetches->targets.size() == 1);  // the target is down: not asked twice
+    f.next_tick();
+    REQUIRE(f.fetches->targets.size() == 3);
+    CHECK(f.has("leakwatch_goroutineleak_scrapes_total{" + kLabels + ",result=\"parse_error\"} 1"));
+    CHECK(f.metrics().find("leakwatch_leaked_goroutines{") == std::string::npos);
+  }
+}
+
+TEST_CASE("loop: stop() during the proof's fetch cancels it and stops", "[scrape]") {
+  Fixture f(with_proof(scrape::LeakProofSettings::Poll::auto_detect));
+  f.fetches->script.push_back(ok(read_testdata("patterns.debug1.txt")));
+  f.loop->start();
+  f.next_tick();
+  REQUIRE(f.fetches->targets.size() == 2);  // the proof's fetch is pending
+  bool stopped = false;
+  f.loop->stop([&] { stopped = true; });
+  f.drain();
+  CHECK(stopped);
+  CHECK(f.fetches->cancels == 1);
+  CHECK(f.set.size() == 0);
 }

@@ -11,12 +11,13 @@
 namespace leakwatch::config {
 namespace {
 
-// Labels leakwatch puts on its own series (service, target, result, function, location, signature), the build
-// info's (version, revision), Prometheus' target labels (job, instance) and histogram/summary
-// bucket labels (le, quantile). A user label with one of these names would clash with or shadow them.
-constexpr std::array<std::string_view, 12> kReservedLabels{"service", "target",   "job",      "instance",
-                                                           "result",  "function", "location", "signature",
-                                                           "version", "revision", "le",       "quantile"};
+// Labels leakwatch puts on its own series (service, target, result, function, location, signature, evidence,
+// profile, format), the build info's (version, revision), Prometheus' target labels (job, instance) and
+// histogram/summary bucket labels (le, quantile). A user label with one of these names would clash with or
+// shadow them.
+constexpr std::array<std::string_view, 15> kReservedLabels{"service",  "target",   "job",       "instance", "result",
+                                                           "function", "location", "signature", "evidence", "profile",
+                                                           "format",   "version",  "revision",  "le",       "quantile"};
 
 // Long values are cut in messages: the position already identifies them.
 constexpr std::size_t kMaxQuoted = 64;

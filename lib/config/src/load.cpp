@@ -47,11 +47,14 @@ constexpr auto kProfileNames = [] {
 constexpr std::array<std::string_view, 2> kTopKeys{"global", "scrape_configs"};
 constexpr std::array<std::string_view, 6> kGlobalKeys{"scrape_interval",      "scrape_timeout",   "body_size_limit",
                                                       "max_frames_per_stack", "max_stack_groups", "detection"};
-constexpr std::array<std::string_view, 13> kScrapeKeys{
+constexpr std::array<std::string_view, 14> kScrapeKeys{
     "job_name",       "scheme",          "profile",    "profile_path",   "format",          "scrape_interval",
     "scrape_timeout", "body_size_limit", "tls_config", "static_configs", "file_sd_configs", "kubernetes_sd_configs",
-    "detection"};
-constexpr std::array<std::string_view, 24> kDetectionKeys{"method",
+    "detection",      "goroutineleak"};
+constexpr std::array<std::string_view, 3> kLeakProofKeys{"poll", "interval", "path"};
+constexpr std::array<std::pair<std::string_view, LeakProofPoll>, 3> kLeakProofPolls{
+    {{"auto", LeakProofPoll::auto_detect}, {"always", LeakProofPoll::always}, {"never", LeakProofPoll::never}}};
+constexpr std::array<std::string_view, 27> kDetectionKeys{"method",
                                                           "window",
                                                           "max_samples",
                                                           "min_duration",
@@ -59,8 +62,11 @@ constexpr std::array<std::string_view, 24> kDetectionKeys{"method",
                                                           "p_value",
                                                           "min_increase",
                                                           "saturation_ratio",
+                                                          "pace_ratio",
+                                                          "pace_min_arrivals",
                                                           "max_dispersion",
                                                           "explained_ratio",
+                                                          "min_leaked",
                                                           "warmup",
                                                           "restart_drop",
                                                           "for",
@@ -391,6 +397,10 @@ class Decoder {
         set_number(e, 0, 1e9, d.min_increase);
       } else if (e.name == "saturation_ratio") {
         set_number(e, 0, 1, d.saturation_ratio);
+      } else if (e.name == "pace_ratio") {
+        set_number(e, 0, 1, d.pace_ratio);
+      } else if (e.name == "pace_min_arrivals") {
+        set_number(e, 0, 1e9, d.pace_min_arrivals);
       } else if (e.name == "max_dispersion") {
         set_number(e, 0, 1e6, d.max_dispersion);
       } else if (e.name == "explained_ratio") {
@@ -409,6 +419,8 @@ class Decoder {
         set_count(e, 100'000, d.max_tracked_stacks);
       } else if (e.name == "stale_polls") {
         set_count(e, 10'000, d.stale_polls);
+      } else if (e.name == "min_leaked") {
+        if (const Read<std::uint64_t> r = count_field(e, 1'000'000'000ull, prefix); r.value) d.min_leaked = *r.value;
       } else if (e.name == "app_modules") {
         if (auto r = string_list_field(e, prefix); r.value) d.app_modules = std::move(*r.value);
       } else if (e.name == "plumbing_prefixes") {
@@ -553,6 +565,7 @@ class Decoder {
     const Entry* timeout_entry = nullptr;
     const Entry* profile_entry = nullptr;
     const Entry* format_entry = nullptr;
+    const Entry* leak_proof_entry = nullptr;
     bool profile_path_set = false;
     bool targets_named = false;
     std::vector<Entry> all = entries(item, prefix);
@@ -604,6 +617,9 @@ class Decoder {
       } else if (e.name == "detection") {
         detection_entry = &e;
         decode_detection(e, prefix, job.detection);
+      } else if (e.name == "goroutineleak") {
+        leak_proof_entry = &e;
+        decode_leak_proof(e, prefix, job.goroutineleak);
       }
     }
     if (!job_name_seen) error(position_of(item), index_prefix + "job_name is required");
@@ -613,6 +629,14 @@ class Decoder {
       error(position_of(item), prefix + "no targets: set static_configs, file_sd_configs or kubernetes_sd_configs");
     }
     if (job.profile == pprof::ProfileKind::goroutineleak) {
+      // The job already polls the proof on every interval; a second, slower poll of it would add nothing.
+      if (leak_proof_entry != nullptr) {
+        error(position_of(leak_proof_entry->key),
+              prefix +
+                  "goroutineleak: applies to profile: goroutine jobs (this job polls the goroutineleak "
+                  "profile itself)");
+      }
+      job.goroutineleak.poll = LeakProofPoll::never;
       if (!profile_path_set) job.profile_path = std::string(kGoroutineLeakPath);
       // goroutineleak?debug=2 is a dump of every goroutine with the leaked ones only marked: its count would
       // be the process's, not the leak's. debug=0 and debug=1 hold just the leaked goroutines.
@@ -670,6 +694,27 @@ class Decoder {
       if (interval) check_timeout(*timeout_entry, *timeout.value, *interval, interval_inherited, prefix);
     } else if (!timeout.bad && interval && global.timeout) {
       job.scrape_timeout = std::min(*global.timeout, *interval);
+    }
+  }
+
+  void decode_leak_proof(const Entry& section, const std::string& job_prefix, LeakProofConfig& proof) {
+    if (section.value.IsNull()) return;
+    if (!expect(section, YAML::NodeType::Map, "a mapping", job_prefix)) return;
+    const std::string prefix = job_prefix + "goroutineleak: ";
+    for (const Entry& e : known(entries(section.value, prefix), kLeakProofKeys, prefix)) {
+      if (e.name == "poll") {
+        if (const Read<LeakProofPoll> r = enum_field(e, kLeakProofPolls, prefix); r.value) proof.poll = *r.value;
+      } else if (e.name == "interval") {
+        if (const Read<Duration> r = duration_field(e, prefix); r.value) proof.interval = *r.value;
+      } else if (e.name == "path") {
+        if (const Read<std::string> r = string_field(e, prefix); r.value) {
+          if (const common::Result<void> ok = check_profile_path(*r.value); !ok) {
+            error(value_position(e), prefix + ok.error().message);  // it names the rule as profile_path's
+          } else {
+            proof.path = *r.value;
+          }
+        }
+      }
     }
   }
 
@@ -841,7 +886,11 @@ class Decoder {
     std::map<HostPort, Position> seen;
     std::size_t index = 0;
     for (auto it = root.begin(); it != root.end(); ++it, ++index) {
-      decode_group(*it, "[" + std::to_string(index) + "]: ", seen, out);
+      // Appended, not `"[" + to_string(index) + ...`: GCC 12 -O3 reports a false -Wrestrict on that form.
+      std::string prefix = "[";
+      prefix += std::to_string(index);
+      prefix += "]: ";
+      decode_group(*it, prefix, seen, out);
     }
     return out;
   }

@@ -11,13 +11,14 @@ std::string_view transition_name(Transition t) noexcept {
   return "resolved";
 }
 
-std::optional<Transition> Alert::update(bool condition, double t, double for_seconds, double keep_firing_seconds) {
+std::optional<Transition> Alert::update(bool condition, double t, double for_seconds, double keep_firing_seconds,
+                                        bool may_fire) {
   if (condition) last_condition_ = t;
   switch (state_) {
     case AlertState::inactive:
       if (!condition) return std::nullopt;
       active_since_ = t;
-      if (for_seconds <= 0) {
+      if (for_seconds <= 0 && may_fire) {
         state_ = AlertState::firing;
         return Transition::firing;
       }
@@ -28,7 +29,7 @@ std::optional<Transition> Alert::update(bool condition, double t, double for_sec
         state_ = AlertState::inactive;
         return Transition::resolved;
       }
-      if (t - active_since_ >= for_seconds) {
+      if (t - active_since_ >= for_seconds && may_fire) {
         state_ = AlertState::firing;
         return Transition::firing;
       }

@@ -38,7 +38,13 @@ stats::SeedRuleOptions seed_options(const Options& o) {
 
 }  // namespace
 
+std::string_view evidence_name(Evidence e) noexcept { return e == Evidence::runtime ? "runtime" : "trend"; }
+
 TargetDetector::Series::Series(const Options& o) : window(seconds(o.window), o.max_samples) {}
+
+// The history's first grain follows the evidence scale: pace() reads it at min_duration and at quarters of
+// the life after that, so 1-minute steps at the default 5 minutes, seconds in a test with 15 s.
+TargetDetector::Stack::Stack(const Options& o) : Series(o), history(std::max(1.0, seconds(o.min_duration) / 5)) {}
 
 TargetDetector::TargetDetector(Options options) : options_(std::move(options)), total_(options_) {
   classify_.app_modules = options_.app_modules;
@@ -72,7 +78,7 @@ std::vector<Event> TargetDetector::observe(double t, pprof::Profile profile) {
 void TargetDetector::restart(double t, std::vector<Event>& events) {
   if (auto tr = total_.alert.reset()) emit(total_, Scope::total, *tr, t, events);
   total_.window.clear();
-  total_.verdict = {};
+  total_verdict_ = {};
   total_.status.slope_per_second = 0;
   total_.status.p_value = 1;
   total_.status.state = AlertState::inactive;
@@ -84,6 +90,8 @@ void TargetDetector::restart(double t, std::vector<Event>& events) {
     if (s.alert.active()) emit(s, Scope::stack, Transition::resolved, t, events);
   }
   stacks_.clear();
+  leaked_total_.reset();  // the proof was about the process that is gone
+  leaked_groups_ = 0;
   if (seed_) seed_->reset();
   start_ = t;
 }
@@ -100,14 +108,7 @@ void TargetDetector::update_stacks(double t, const pprof::Profile& profile) {
         untracked.push_back(&g);
         continue;
       }
-      it = stacks_.try_emplace(g.signature, options_).first;
-      Stack& s = it->second;
-      s.status.signature = g.signature;
-      if (!g.frames.empty()) {
-        const pprof::Frame& site = g.frames[std::min(g.leak_site, g.frames.size() - 1)];
-        s.status.function = site.function;
-        s.status.location = location_of(site);
-      }
+      it = stacks_.find(track(g).status.signature);
     }
     Stack& s = it->second;
     s.absent = 0;
@@ -115,6 +116,7 @@ void TargetDetector::update_stacks(double t, const pprof::Profile& profile) {
     s.has_wait_data = !g.states.empty();
     s.max_wait_minutes = g.wait_minutes.max_minutes;
     s.window.push({t, static_cast<double>(g.count)});
+    s.history.push(t, static_cast<double>(g.count));
     s.status.count = static_cast<double>(g.count);
     s.peak = std::max(s.peak, s.status.count);
   }
@@ -126,11 +128,15 @@ void TargetDetector::update_stacks(double t, const pprof::Profile& profile) {
       ++it;
       continue;
     }
+    // Proved goroutines never leave: a proved group gone for good means the process is not the one the
+    // proof was about (a restart too small to notice), so the proof goes with it.
+    if (s.absent >= options_.stale_polls) s.status.leaked = 0;
     if (s.absent >= options_.stale_polls && !s.alert.active()) {
       it = stacks_.erase(it);
       continue;
     }
     s.window.push({t, 0});
+    s.history.push(t, 0);
     s.status.count = 0;
     ++it;
   }
@@ -148,20 +154,75 @@ void TargetDetector::update_stacks(double t, const pprof::Profile& profile) {
   for (const pprof::StackGroup* g : untracked) {
     if (q == quiet.size() || quiet[q].first >= static_cast<double>(g->count)) break;
     stacks_.erase(quiet[q++].second);
-    Stack& s = stacks_.try_emplace(g->signature, options_).first->second;
-    s.status.signature = g->signature;
-    if (!g->frames.empty()) {
-      const pprof::Frame& site = g->frames[std::min(g->leak_site, g->frames.size() - 1)];
-      s.status.function = site.function;
-      s.status.location = location_of(site);
-    }
+    Stack& s = track(*g);
     s.wait_class = g->wait_class;
     s.has_wait_data = !g->states.empty();
     s.max_wait_minutes = g->wait_minutes.max_minutes;
     s.window.push({t, static_cast<double>(g->count)});
+    s.history.push(t, static_cast<double>(g->count));
     s.status.count = static_cast<double>(g->count);
     s.peak = s.status.count;
   }
+}
+
+TargetDetector::Stack& TargetDetector::track(const pprof::StackGroup& g) {
+  Stack& s = stacks_.try_emplace(g.signature, options_).first->second;
+  s.status.signature = g.signature;
+  if (!g.frames.empty()) {
+    const pprof::Frame& site = g.frames[std::min(g.leak_site, g.frames.size() - 1)];
+    s.status.function = site.function;
+    s.status.location = location_of(site);
+  }
+  return s;
+}
+
+std::vector<Event> TargetDetector::observe_leaked(double t, pprof::Profile leaked) {
+  std::vector<Event> events;
+  if (leaked.kind != pprof::ProfileKind::goroutineleak) return events;
+  pprof::classify(leaked, classify_);
+  leaked = pprof::merge_by_signature(std::move(leaked));
+  leaked_total_ = leaked.total;
+  leaked_groups_ = leaked.groups.size();
+  for (auto& [sig, s] : stacks_) s.status.leaked = 0;  // each proof replaces the last
+
+  for (const pprof::StackGroup& g : leaked.groups) {
+    if (g.count < std::max<std::uint64_t>(1, options_.min_leaked)) continue;
+    auto it = stacks_.find(g.signature);
+    if (it == stacks_.end()) {
+      // Leaked goroutines are in the goroutine profile too, so the group is normally tracked already; it is
+      // not when the profile changed between the two polls or the tracked set is full. A proved leak takes
+      // the place of the smallest quiet group: it is what this detector exists to report.
+      if (stacks_.size() >= options_.max_tracked_stacks) {
+        auto quietest = stacks_.end();
+        for (auto q = stacks_.begin(); q != stacks_.end(); ++q) {
+          if (q->second.alert.active()) continue;
+          if (quietest == stacks_.end() || q->second.status.count < quietest->second.status.count) quietest = q;
+        }
+        if (quietest == stacks_.end()) continue;  // every tracked group is alerting already
+        stacks_.erase(quietest);
+      }
+      Stack& s = track(g);
+      s.wait_class = g.wait_class;
+      s.status.count = static_cast<double>(g.count);
+      s.peak = s.status.count;
+      it = stacks_.find(g.signature);
+    }
+    it->second.status.leaked = g.count;
+  }
+
+  std::vector<std::uint64_t> order;
+  for (auto& [sig, s] : stacks_) {
+    s.status.evidence = s.proved() ? Evidence::runtime : Evidence::trend;
+    if (s.proved()) order.push_back(sig);
+  }
+  std::sort(order.begin(), order.end());
+  const double keep_s = seconds(options_.keep_firing_for);
+  for (const auto sig : order) {
+    Stack& s = stacks_.at(sig);
+    if (auto tr = s.alert.update(true, t, 0, keep_s)) emit(s, Scope::stack, *tr, t, events);
+    s.status.state = s.alert.state();
+  }
+  return events;
 }
 
 void TargetDetector::evaluate_all(double t, std::vector<Event>& events) {
@@ -173,20 +234,32 @@ void TargetDetector::evaluate_all(double t, std::vector<Event>& events) {
   std::vector<std::uint64_t> order;
   order.reserve(stacks_.size());
   double explained = 0;
+  double explained_pacing = 0;  // by candidates whose arrivals keep pace (they may fire)
   for (auto& [sig, s] : stacks_) {
-    s.verdict = evaluate(s.window, options_, /*stack=*/true, s.peak);
-    s.status.slope_per_second = s.verdict.slope;
-    s.status.p_value = s.verdict.p_value;
-    if (s.verdict.candidate && can_leak(s.wait_class)) explained += s.verdict.slope;
+    const Verdict verdict = evaluate(s.window, options_, /*stack=*/true, s.peak);
+    s.candidate = verdict.candidate;
+    s.status.slope_per_second = verdict.slope;
+    s.status.p_value = verdict.p_value;
+    const bool keeps_pace = verdict.candidate && pace(s.history, s.window, verdict.scatter, options_).keeps_pace;
+    if (!keeps_pace) {
+      s.pace_since = -1;
+    } else if (s.pace_since < 0) {
+      s.pace_since = t;
+    }
+    if (verdict.candidate && can_leak(s.wait_class)) {
+      explained += verdict.slope;
+      if (paced(s, t)) explained_pacing += verdict.slope;
+    }
     order.push_back(sig);
   }
   std::sort(order.begin(), order.end());  // deterministic event order (replay output is compared)
 
-  total_.verdict = evaluate(total_.window, options_, /*stack=*/false);
-  total_.status.slope_per_second = total_.verdict.slope;
-  total_.status.p_value = total_.verdict.p_value;
+  total_verdict_ = evaluate(total_.window, options_, /*stack=*/false);
+  total_.status.slope_per_second = total_verdict_.slope;
+  total_.status.p_value = total_verdict_.p_value;
 
   bool total_condition = false;
+  bool total_may_fire = true;
   double total_for = for_s;
   if (seed_) {
     // The rule carries its own persistence (consecutive hot windows); `for` on top would not be the rule.
@@ -194,9 +267,12 @@ void TargetDetector::evaluate_all(double t, std::vector<Event>& events) {
     total_condition = seed_->push({t, total_.status.count});
     total_.status.slope_per_second = seed_->last_slope();
   } else {
-    total_condition = !warm && total_.verdict.candidate && explained >= options_.explained_ratio * total_.verdict.slope;
+    total_condition = !warm && total_verdict_.candidate && explained >= options_.explained_ratio * total_verdict_.slope;
+    // The total fires on the same evidence as its stacks: growth that bounded populations explain stays
+    // pending.
+    total_may_fire = explained_pacing >= options_.explained_ratio * total_verdict_.slope;
   }
-  if (auto tr = total_.alert.update(total_condition, t, total_for, keep_s)) {
+  if (auto tr = total_.alert.update(total_condition, t, total_for, keep_s, total_may_fire)) {
     emit(total_, Scope::total, *tr, t, events);
   }
   total_.status.state = total_.alert.state();
@@ -207,7 +283,7 @@ void TargetDetector::evaluate_all(double t, std::vector<Event>& events) {
     double stack_for = for_s;
     if (!seed_) {
       // A group without frames (nothing symbolized) has no code location an alert could name.
-      condition = !warm && s.verdict.candidate && can_leak(s.wait_class) && !s.status.function.empty();
+      condition = !warm && s.candidate && can_leak(s.wait_class) && !s.status.function.empty();
       // debug=2: the group's oldest goroutine has been blocked through at least half of the window's
       // growth, so these goroutines demonstrably stay put; that is evidence enough to halve `for`.
       const double covered = s.window.empty() ? 0 : s.window.back().t - s.window.front().t;
@@ -215,7 +291,15 @@ void TargetDetector::evaluate_all(double t, std::vector<Event>& events) {
         stack_for /= 2;
       }
     }
-    if (auto tr = s.alert.update(condition, t, stack_for, keep_s)) emit(s, Scope::stack, *tr, t, events);
+    // The runtime's proof needs no trend: leaked goroutines can never run again, whatever the window shows.
+    const bool proved = s.proved();
+    if (proved) {
+      condition = true;
+      stack_for = 0;
+    }
+    s.status.evidence = proved ? Evidence::runtime : Evidence::trend;
+    const bool may_fire = proved || seed_.has_value() || paced(s, t);
+    if (auto tr = s.alert.update(condition, t, stack_for, keep_s, may_fire)) emit(s, Scope::stack, *tr, t, events);
     s.status.state = s.alert.state();
   }
   // A stale group kept only for its alert goes once that has resolved.
@@ -226,6 +310,12 @@ void TargetDetector::evaluate_all(double t, std::vector<Event>& events) {
       ++it;
     }
   }
+}
+
+// Keeping pace is tested again at every poll, so a chance run of arrivals could pass once: it must hold for
+// `for`, as the condition must.
+bool TargetDetector::paced(const Stack& s, double t) const {
+  return s.pace_since >= 0 && t - s.pace_since >= seconds(options_.for_duration);
 }
 
 void TargetDetector::emit(const Series& s, Scope scope, Transition tr, double t, std::vector<Event>& events) const {
@@ -239,6 +329,7 @@ void TargetDetector::emit(const Series& s, Scope scope, Transition tr, double t,
     e.signature = s.status.signature;
     e.function = s.status.function;
     e.location = s.status.location;
+    e.evidence = s.status.evidence;
   }
   events.push_back(std::move(e));
 }

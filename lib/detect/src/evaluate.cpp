@@ -98,6 +98,7 @@ Verdict evaluate(const stats::SlidingWindow& window, const Options& options, boo
   }
   if (stack) {
     const Movement m = movement(window);
+    v.scatter = m.scatter;
     if (m.dispersion > options.max_dispersion) {
       v.reason = "goroutines come and go";
       return v;
@@ -115,6 +116,55 @@ Verdict evaluate(const stats::SlidingWindow& window, const Options& options, boo
   }
   v.candidate = true;
   return v;
+}
+
+Pace pace(const stats::History& history, const stats::SlidingWindow& window, double scatter, const Options& options) {
+  Pace p;
+  if (history.empty() || window.empty()) {
+    p.reason = "no history";
+    return p;
+  }
+  const double settle = seconds(options.min_duration);
+  const double base_t = history.first_t() + settle;
+  // The count now, smoothed as the history's checkpoints are: the mean time and value of the last step's
+  // samples (so the end of the life is where that mean is, not the last sample).
+  const std::size_t from = window.index_since(window.back().t - history.step_seconds());
+  const std::size_t k_now = window.size() - from;
+  double sum_t = 0, sum_v = 0;
+  for (std::size_t i = from; i < window.size(); ++i) {
+    sum_t += window[i].t;
+    sum_v += window[i].v;
+  }
+  const double now_t = sum_t / static_cast<double>(k_now);
+  const double now_v = sum_v / static_cast<double>(k_now);
+  const double span = now_t - base_t;
+  const auto base = history.value_at(base_t);
+  const auto q1 = history.value_at(base_t + span / 4);
+  const auto q3 = history.value_at(base_t + 3 * span / 4);
+  if (span < settle || !base || !q1 || !q3) {
+    p.reason = "life too short to compare";
+    return p;
+  }
+  p.earlier = std::max(0.0, *q1 - *base);
+  p.later = now_v - *q3;
+  const double n = p.earlier + p.later;
+  if (p.later <= 0 || n < options.pace_min_arrivals) {
+    p.reason = "too few arrivals to compare";
+    return p;
+  }
+  const double q = options.pace_ratio / (1 + options.pace_ratio);
+  // Each count at a cut is a mean of k samples: the scatter blurs it by scatter / sqrt(k).
+  const double k = std::max(1.0, std::min(history.samples_per_checkpoint(), static_cast<double>(k_now)));
+  const double z = (p.later - n * q) / std::sqrt(n * q * (1 - q) + 2 * scatter * scatter / k);
+  p.p = std::max(stats::binomial_sf(static_cast<std::uint64_t>(std::lround(p.later)),
+                                    static_cast<std::uint64_t>(std::lround(n)), q),
+                 stats::normal_sf(z));
+  if (p.p > options.p_value) {
+    p.reason = "arrivals not shown to keep pace";
+    return p;
+  }
+  p.keeps_pace = true;
+  return p;
 }
 
 }  // namespace leakwatch::detect

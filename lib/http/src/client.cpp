@@ -436,7 +436,8 @@ class HttpFetcher final : public common::Fetcher {
               std::shared_ptr<Resolver> resolver)
       : client_(io, std::move(endpoint), std::move(tls), std::move(resolver)), request_(std::move(request)) {}
 
-  void fetch(SteadyTime deadline, std::function<void(common::FetchResult)> done) override {
+  void fetch(std::string_view target, SteadyTime deadline, std::function<void(common::FetchResult)> done) override {
+    request_.target = target;  // headers and limits stay the job's
     client_.get(request_, deadline, std::move(done));
   }
   void cancel() noexcept override { client_.cancel(); }

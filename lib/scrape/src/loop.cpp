@@ -43,6 +43,7 @@ class Loop::Impl : public std::enable_shared_from_this<Impl> {
       const auto& s = self->settings_;
       self->scheduled_ = first_tick(self->clock_.steady_now(), self->clock_.system_now(), s.interval,
                                     schedule_offset(s.service + "/" + s.target, s.interval));
+      self->next_proof_ = self->scheduled_;  // the proof with the first poll, then every proof interval
       self->wait();
     });
   }
@@ -85,19 +86,49 @@ class Loop::Impl : public std::enable_shared_from_this<Impl> {
     guarded([this] {
       state_ = State::fetching;
       const auto started = clock_.steady_now();
-      fetcher_->fetch(started + settings_.timeout, [self = shared_from_this(), started](common::FetchResult r) {
-        asio::post(self->strand_,
-                   [self, started, r = std::move(r)]() mutable { self->on_fetched(started, std::move(r)); });
-      });
+      fetcher_->fetch(settings_.request.target, started + settings_.timeout,
+                      [self = shared_from_this(), started](common::FetchResult r) {
+                        asio::post(self->strand_, [self, started, r = std::move(r)]() mutable {
+                          self->on_fetched(started, std::move(r));
+                        });
+                      });
     });
   }
 
   void on_fetched(common::SteadyTime started, common::FetchResult fetched) {
     if (stopping_) return finish();  // cancelled by stop(): not a failure of the target
     guarded([&] {
-      record(started, std::move(fetched));
-      scheduled_ = next_tick(scheduled_, settings_.interval, clock_.steady_now());
-      wait();
+      const bool ok = record(started, std::move(fetched));
+      // The proof follows a good poll on the same connection: its groups join the profile just read, and a
+      // target that is down is not asked twice.
+      if (ok && settings_.leak_proof.poll != LeakProofSettings::Poll::never && clock_.steady_now() >= next_proof_) {
+        return fetch_proof();
+      }
+      schedule_next();
+    });
+  }
+
+  void schedule_next() {
+    scheduled_ = next_tick(scheduled_, settings_.interval, clock_.steady_now());
+    wait();
+  }
+
+  void fetch_proof() {
+    const auto started = clock_.steady_now();
+    next_proof_ = started + settings_.leak_proof.interval;
+    fetcher_->fetch(settings_.leak_proof.target, started + settings_.timeout,
+                    [self = shared_from_this(), started](common::FetchResult r) {
+                      asio::post(self->strand_, [self, started, r = std::move(r)]() mutable {
+                        self->on_proof_fetched(started, std::move(r));
+                      });
+                    });
+  }
+
+  void on_proof_fetched(common::SteadyTime started, common::FetchResult fetched) {
+    if (stopping_) return finish();
+    guarded([&] {
+      record_proof(started, std::move(fetched));
+      schedule_next();
     });
   }
 
@@ -105,10 +136,13 @@ class Loop::Impl : public std::enable_shared_from_this<Impl> {
     return std::chrono::duration<double>(clock_.steady_now() - start).count();
   }
 
-  void record(common::SteadyTime started, common::FetchResult fetched) {
+  // Returns whether the poll succeeded.
+  bool record(common::SteadyTime started, common::FetchResult fetched) {
+    const auto format = settings_.profile.format.value_or(pprof::Format::debug1);
     if (fetched.outcome == Outcome::success) {
       const double now = clock_.unix_seconds();
       auto processed = detect::process_profile(fetched.body, settings_.profile, detector_, now);
+      series_->record_fetch_cost(settings_.profile.kind, format, seconds_since(started), fetched.body.size());
       if (processed) {
         series_->record_success(seconds_since(started), fetched.body.size(), processed->goroutines, processed->groups,
                                 now);
@@ -124,10 +158,12 @@ class Loop::Impl : public std::enable_shared_from_this<Impl> {
         }
         last_ok_ = true;
         for (const detect::Event& e : processed->events) log_alert(e);
-        return;
+        return true;
       }
       fetched.outcome = Outcome::parse_error;
       fetched.error = processed.error().message;
+    } else {
+      series_->record_fetch_cost(settings_.profile.kind, format, seconds_since(started), fetched.body.size());
     }
     series_->record_failure(fetched.outcome, seconds_since(started));
     // One line when a target goes bad, then debug lines: a target down for a day must not flood the log.
@@ -136,6 +172,49 @@ class Loop::Impl : public std::enable_shared_from_this<Impl> {
                 {Field{"job", settings_.service}, Field{"target", settings_.target},
                  Field{"result", common::outcome_name(fetched.outcome)}, Field{"err", fetched.error}});
     last_ok_ = false;
+    return false;
+  }
+
+  void record_proof(common::SteadyTime started, common::FetchResult fetched) {
+    using Poll = LeakProofSettings::Poll;
+    detect::ProfileSettings proof = settings_.profile;
+    proof.kind = pprof::ProfileKind::goroutineleak;
+    proof.format = pprof::Format::debug1;
+    const std::size_t bytes = fetched.body.size();
+    if (fetched.outcome == Outcome::success) {
+      auto processed = detect::process_leak_proof(fetched.body, proof, detector_, clock_.unix_seconds());
+      series_->record_fetch_cost(proof.kind, *proof.format, seconds_since(started), bytes);
+      if (processed) {
+        series_->record_leak_proof(Outcome::success, true, detector_);
+        series_->record_detection(detector_);
+        if (proof_state_ != ProofState::ok) {
+          common::log(*log_, spdlog::level::info, "goroutineleak profile read",
+                      {Field{"job", settings_.service}, Field{"target", settings_.target},
+                       Field{"leaked", std::to_string(processed->goroutines)}});
+        }
+        proof_state_ = ProofState::ok;
+        for (const detect::Event& e : processed->events) log_alert(e);
+        return;
+      }
+      fetched.outcome = Outcome::parse_error;
+      fetched.error = processed.error().message;
+    } else {
+      series_->record_fetch_cost(proof.kind, *proof.format, seconds_since(started), bytes);
+    }
+    // net/http/pprof answers 404 for a profile the runtime does not have (Go before 1.27, without the
+    // experiment): with poll: auto that is the answer to "does it offer one?", not a failure.
+    const bool offered = !(fetched.outcome == Outcome::http_error && fetched.status == 404);
+    series_->record_leak_proof(fetched.outcome, offered || settings_.leak_proof.poll == Poll::always, detector_);
+    const ProofState now = offered || settings_.leak_proof.poll == Poll::always ? ProofState::failing
+                                                                                : ProofState::not_offered;
+    if (now != proof_state_) {
+      const auto level = now == ProofState::failing ? spdlog::level::warn : spdlog::level::info;
+      common::log(*log_, level,
+                  now == ProofState::failing ? "goroutineleak poll failed" : "target offers no goroutineleak profile",
+                  {Field{"job", settings_.service}, Field{"target", settings_.target},
+                   Field{"result", common::outcome_name(fetched.outcome)}, Field{"err", fetched.error}});
+    }
+    proof_state_ = now;
   }
 
   void log_alert(const detect::Event& e) {
@@ -157,7 +236,8 @@ class Loop::Impl : public std::enable_shared_from_this<Impl> {
       common::log(*log_, level, "leak alert",
                   {Field{"job", settings_.service}, Field{"target", settings_.target}, Field{"scope", "stack"},
                    Field{"state", state}, Field{"function", e.function}, Field{"location", e.location},
-                   Field{"growth_per_min", growth}, Field{"p_value", p}});
+                   Field{"evidence", detect::evidence_name(e.evidence)}, Field{"growth_per_min", growth},
+                   Field{"p_value", p}});
     }
   }
 
@@ -190,7 +270,10 @@ class Loop::Impl : public std::enable_shared_from_this<Impl> {
   State state_ = State::idle;
   bool stopping_ = false;
   bool last_ok_ = true;  // for logging only state changes, not every failed poll
+  // The proof's last outcome, for logging only its changes.
+  enum class ProofState { unknown, ok, not_offered, failing } proof_state_ = ProofState::unknown;
   common::SteadyTime scheduled_{};
+  common::SteadyTime next_proof_{};  // the proof is due at the first poll at or after this
   std::vector<std::function<void()>> on_stopped_;
 };
 

@@ -49,6 +49,16 @@ LoopSettings settings_for(const config::Config& config, const config::ScrapeConf
   s.request.target = (profile_path.empty() ? job.profile_path : profile_path) + pprof::debug_query(job.format);
   s.request.body_limit = job.body_size_limit;
   s.tls.ca_file = job.tls_config.ca_file;
+  if (job.profile == pprof::ProfileKind::goroutine) {
+    switch (job.goroutineleak.poll) {
+      case config::LeakProofPoll::auto_detect: s.leak_proof.poll = LeakProofSettings::Poll::auto_detect; break;
+      case config::LeakProofPoll::always: s.leak_proof.poll = LeakProofSettings::Poll::always; break;
+      case config::LeakProofPoll::never: s.leak_proof.poll = LeakProofSettings::Poll::never; break;
+    }
+    s.leak_proof.interval = job.goroutineleak.interval;
+    // debug=1 whatever the job's format: it is the leaked goroutines alone (debug=2 would be every goroutine).
+    s.leak_proof.target = job.goroutineleak.path + pprof::debug_query(pprof::Format::debug1);
+  }
   return s;
 }
 

@@ -29,6 +29,12 @@ enum Family : std::size_t {
   kStackPValue,
   kStackAlertState,
   kTrackedStacks,
+  kStackLeaked,
+  kLeakProofOffered,
+  kLeakProofScrapes,
+  kProfileFetches,
+  kProfileFetchSeconds,
+  kProfileFetchBytes,
   kFamilyCount,
 };
 
@@ -73,7 +79,26 @@ constexpr std::array<FamilyInfo, kFamilyCount> kFamilies{{
     {"leakwatch_stack_alert_state", "gauge", "Leak alert state of a stack group: 0 inactive, 1 pending, 2 firing."},
     {"leakwatch_stacks_tracked", "gauge",
      "Stack groups of the target with detection statistics (at most max_tracked_stacks)."},
+    {"leakwatch_stack_leaked_goroutines", "gauge",
+     "Goroutines of an exported stack group that the target's last goroutineleak profile proved leaked; "
+     "present only for such groups."},
+    {"leakwatch_goroutineleak_offered", "gauge",
+     "Whether the target serves the goroutineleak profile polled beside its goroutine job (1) or answered 404 "
+     "(0)."},
+    {"leakwatch_goroutineleak_scrapes_total", "counter",
+     "Polls of the goroutineleak profile beside a goroutine job, by result (not_offered: 404)."},
+    {"leakwatch_profile_fetches_total", "counter", "Profile fetches from the target, by profile kind and format."},
+    {"leakwatch_profile_fetch_seconds_total", "counter",
+     "Seconds spent fetching and parsing profiles from the target, by profile kind and format."},
+    {"leakwatch_profile_fetch_bytes_total", "counter",
+     "Profile bytes read from the target after decompression, by profile kind and format."},
 }};
+
+constexpr std::string_view kNotOffered = "not_offered";
+
+std::size_t cost_slot(pprof::ProfileKind kind, pprof::Format format) {
+  return static_cast<std::size_t>(kind) * pprof::kFormats.size() + static_cast<std::size_t>(format);
+}
 
 constexpr std::string_view kOther = "(other)";
 
@@ -137,6 +162,19 @@ TargetSeries::TargetSeries(std::shared_ptr<Registry> registry, std::uint64_t id,
     result_labels_[i] = labels_;
     append_label(result_labels_[i], "result", common::outcome_name(common::kAllOutcomes[i]));
   }
+  for (std::size_t i = 0; i < kLeakResults; ++i) {
+    leak_result_labels_[i] = labels_;
+    append_label(leak_result_labels_[i], "result",
+                 i < common::kAllOutcomes.size() ? common::outcome_name(common::kAllOutcomes[i]) : kNotOffered);
+  }
+  for (const auto& k : pprof::kProfileKinds) {
+    for (const auto& f : pprof::kFormats) {
+      std::string& l = cost_labels_[cost_slot(k.kind, f.format)];
+      l = labels_;
+      append_label(l, "profile", k.name);
+      append_label(l, "format", f.name);
+    }
+  }
   other_labels_ = labels_;
   append_label(other_labels_, "function", kOther);
   append_label(other_labels_, "location", kOther);
@@ -168,6 +206,26 @@ void TargetSeries::record_success(double duration_seconds, std::uint64_t body_by
   last_success_ = unix_seconds;
 }
 
+void TargetSeries::record_fetch_cost(pprof::ProfileKind kind, pprof::Format format, double seconds,
+                                     std::uint64_t body_bytes) {
+  std::lock_guard lock(mutex_);
+  Cost& c = costs_[cost_slot(kind, format)];
+  ++c.fetches;
+  c.seconds += seconds;
+  c.bytes += body_bytes;
+}
+
+void TargetSeries::record_leak_proof(common::Outcome outcome, bool offered, const detect::TargetDetector& detector) {
+  const auto leaked = detector.leaked_goroutines();
+  std::lock_guard lock(mutex_);
+  has_leak_proof_ = true;
+  leak_offered_ = offered ? 1 : 0;
+  ++leak_scrapes_[offered ? static_cast<std::size_t>(outcome) : common::kAllOutcomes.size()];
+  has_leaked_ = leaked.has_value();
+  leaked_ = static_cast<double>(leaked.value_or(0));
+  leaked_groups_ = static_cast<double>(detector.leaked_groups());
+}
+
 void TargetSeries::record_detection(const detect::TargetDetector& detector) {
   // One ranking per poll, for the exported groups and the (other) sum alike; computed before taking the lock.
   const std::vector<detect::SeriesStatus> top = detector.top_stacks();
@@ -190,15 +248,18 @@ void TargetSeries::record_detection(const detect::TargetDetector& detector) {
   for (const auto& s : top) {
     auto old = std::find_if(stacks_.begin(), stacks_.end(), [&](const Stack& x) { return x.signature == s.signature; });
     Stack st;
-    if (old != stacks_.end()) {
+    if (old != stacks_.end() && old->evidence == s.evidence) {
       st.labels = std::move(old->labels);
     } else {
       st.labels = labels_;
       append_label(st.labels, "function", s.function.empty() ? pprof::kUnknownFunction : std::string_view(s.function));
       append_label(st.labels, "location", s.location);
       append_label(st.labels, "signature", pprof::signature_hex(s.signature));
+      append_label(st.labels, "evidence", detect::evidence_name(s.evidence));
     }
     st.signature = s.signature;
+    st.evidence = s.evidence;
+    st.leaked = static_cast<double>(s.leaked);
     st.count = s.count;
     st.growth = s.slope_per_second;
     st.p_value = s.p_value;
@@ -218,11 +279,14 @@ void TargetSeries::write(std::size_t family, std::string& out) const {
     case kStackGroups:
       if (has_profile_ && !leak_kind) append_sample(out, family, labels_, groups_);
       break;
+    // A goroutineleak job's own figures, or the proof polled beside a goroutine job.
     case kLeakedGoroutines:
       if (has_profile_ && leak_kind) append_sample(out, family, labels_, goroutines_);
+      if (has_leaked_ && !leak_kind) append_sample(out, family, labels_, leaked_);
       break;
     case kLeakedStackGroups:
       if (has_profile_ && leak_kind) append_sample(out, family, labels_, groups_);
+      if (has_leaked_ && !leak_kind) append_sample(out, family, labels_, leaked_groups_);
       break;
     case kScrapeSuccess: append_sample(out, family, labels_, success_); break;
     case kScrapeDuration: append_sample(out, family, labels_, duration_); break;
@@ -266,6 +330,36 @@ void TargetSeries::write(std::size_t family, std::string& out) const {
       break;
     case kTrackedStacks:
       if (has_detection_) append_sample(out, family, labels_, tracked_);
+      break;
+    case kStackLeaked:
+      for (const auto& s : stacks_) {
+        if (s.leaked > 0) append_sample(out, family, s.labels, s.leaked);
+      }
+      break;
+    case kLeakProofOffered:
+      if (has_leak_proof_) append_sample(out, family, labels_, leak_offered_);
+      break;
+    case kLeakProofScrapes:
+      if (!has_leak_proof_) break;
+      for (std::size_t i = 0; i < kLeakResults; ++i) {
+        append_sample(out, family, leak_result_labels_[i], static_cast<double>(leak_scrapes_[i]));
+      }
+      break;
+    // Only the (kind, format) pairs the target was asked for.
+    case kProfileFetches:
+      for (std::size_t i = 0; i < kCostSlots; ++i) {
+        if (costs_[i].fetches > 0) append_sample(out, family, cost_labels_[i], static_cast<double>(costs_[i].fetches));
+      }
+      break;
+    case kProfileFetchSeconds:
+      for (std::size_t i = 0; i < kCostSlots; ++i) {
+        if (costs_[i].fetches > 0) append_sample(out, family, cost_labels_[i], costs_[i].seconds);
+      }
+      break;
+    case kProfileFetchBytes:
+      for (std::size_t i = 0; i < kCostSlots; ++i) {
+        if (costs_[i].fetches > 0) append_sample(out, family, cost_labels_[i], static_cast<double>(costs_[i].bytes));
+      }
       break;
     case kFamilyCount: break;
   }

@@ -65,6 +65,29 @@ MannKendall mann_kendall(std::span<const Sample> samples) {
 
 double normal_sf(double z) noexcept { return 0.5 * std::erfc(z / std::sqrt(2.0)); }
 
+double binomial_sf(std::uint64_t k, std::uint64_t n, double q) noexcept {
+  if (k == 0) return 1;
+  if (k > n) return 0;
+  const double nd = static_cast<double>(n);
+  if (n > 2000) {
+    const double mean = nd * q;
+    const double sd = std::sqrt(nd * q * (1 - q));
+    return normal_sf((static_cast<double>(k) - 0.5 - mean) / sd);
+  }
+  const double lq = std::log(q);
+  const double lp = std::log1p(-q);
+  const double lfact_n = std::lgamma(nd + 1);
+  double sum = 0;
+  for (std::uint64_t j = k; j <= n; ++j) {
+    const double jd = static_cast<double>(j);
+    const double term = lfact_n - std::lgamma(jd + 1) - std::lgamma(nd - jd + 1) + jd * lq + (nd - jd) * lp;
+    const double t = std::exp(term);
+    sum += t;
+    if (t < sum * 1e-17 && jd > nd * q) break;  // the rest is below double precision
+  }
+  return std::min(1.0, sum);
+}
+
 std::optional<double> seconds_until(const LinearFit& fit, double t_now, double limit) noexcept {
   const double now = value_at(fit, t_now);
   if (now >= limit) return 0.0;

@@ -40,6 +40,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -997,6 +998,98 @@ func scenarioSinusoid() {
 		func(r *rand.Rand) { go h.session(expDur(r, life)) })
 }
 
+// --- bounded long-lived populations: they rise for hours and never shrink, yet are bounded. leakwatch must
+// never page on them. Each grows by one goroutine per new key; keys are drawn from a finite, skewed set, so
+// arrivals dry up as the keys are used up (slowly: the rarest keys keep arriving for hours).
+
+// keyedWatchers keeps one long-lived goroutine per key, started on the key's first use, that waits for
+// updates to that key forever (no goroutine ever leaves).
+type keyedWatchers struct {
+	mu   sync.Mutex
+	seen map[uint64]chan struct{}
+}
+
+//go:noinline
+func (k *keyedWatchers) watchTenant(updates <-chan struct{}) {
+	for range updates {
+	}
+}
+
+//go:noinline
+func (k *keyedWatchers) shardWorker(work <-chan struct{}) {
+	for range work {
+	}
+}
+
+func (k *keyedWatchers) touch(key uint64, worker func(<-chan struct{})) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if _, ok := k.seen[key]; ok {
+		return
+	}
+	ch := make(chan struct{})
+	k.seen[key] = ch
+	go worker(ch)
+}
+
+// tenants: one config watcher per tenant, started on the tenant's first request after the feature is
+// switched on at 40 min (after warm-up); ~300 tenants, Zipf-distributed requests at ~1.5/min.
+func scenarioTenants(tenants uint64, s, perMinute float64, from time.Duration) {
+	k := &keyedWatchers{seen: map[uint64]chan struct{}{}}
+	zipf := rand.NewZipf(newRand(10), s, 1, tenants-1)
+	at(from, func() {
+		go arrivals(newRand(11), func(time.Duration) float64 { return perMinute / 60 }, func(*rand.Rand) {
+			k.touch(zipf.Uint64(), k.watchTenant)
+		})
+	})
+}
+
+// shards: a worker per cache shard, created lazily on first use; 1,500 shards, keys Zipf(0.9)-distributed
+// at ~8 requests/min from the start, so the group rises steeply, then ever more slowly and is still rising
+// when the recording ends.
+func scenarioShards(shards int, s, perMinute float64) {
+	k := &keyedWatchers{seen: map[uint64]chan struct{}{}}
+	zr := newRand(10)
+	// rand.Zipf needs s > 1; an exponent below 1 (a flatter head) is drawn by inverse transform instead.
+	weights := make([]float64, shards)
+	total := 0.0
+	for i := range weights {
+		total += 1 / math.Pow(float64(i+1), s)
+		weights[i] = total
+	}
+	go arrivals(newRand(11), func(time.Duration) float64 { return perMinute / 60 }, func(*rand.Rand) {
+		u := zr.Float64() * total
+		i := sort.SearchFloat64s(weights, u)
+		k.touch(uint64(i), k.shardWorker)
+	})
+}
+
+// pool: a connection pool that opens a connection whenever demand exceeds it and never closes one; demand
+// approaches 600 with a 45-minute time constant from 35 min, so the pool fills for about two hours.
+type growingPool struct{ closing chan struct{} }
+
+//go:noinline
+func (p *growingPool) hold() { <-p.closing }
+
+func scenarioPool(size int, tau, from time.Duration) {
+	p := &growingPool{closing: make(chan struct{})}
+	r := newRand(12)
+	go func() {
+		n := 0
+		for {
+			vsleep(15 * time.Second)
+			t := vnow() - from
+			if t < 0 {
+				continue
+			}
+			demand := float64(size) * (1 - math.Exp(-t.Seconds()/tau.Seconds())) * (1 + 0.05*r.NormFloat64())
+			for ; float64(n) < demand && n < size; n++ {
+				go p.hold()
+			}
+		}
+	}()
+}
+
 // -------------------------------------------------------------------------------------------- catalogue
 
 type scenario struct {
@@ -1070,6 +1163,25 @@ func catalogue() []scenario {
 		healthy("sinusoid",
 			"streaming sessions follow a sine of period 2.5 h (700 +- 450, starting at the peak), as does the rest of the load; ~1,000 +- 500 in all",
 			background{workers: 120, conns: 150, connLife: 4 * time.Minute, reqRate: 12, reqLife: 2 * time.Second, shape: sineLoad}, scenarioSinusoid),
+		healthy("tenants",
+			"a config watcher per tenant, started on its first request once the feature is on at 40 min (after warm-up): ~300 tenants, Zipf requests at 1.5/min, so the group rises for hours ever more slowly and never shrinks; ~500 background",
+			std, func() { scenarioTenants(300, 1.1, 1.5, 40*time.Minute) }),
+		healthy("shards",
+			"a worker per cache shard, created lazily on first use: 1,500 shards, Zipf(0.9) keys at 8/min from the start; rises steeply, then ever more slowly, still rising when the recording ends; ~500 background",
+			std, func() { scenarioShards(1500, 0.9, 8) }),
+		healthy("pool",
+			"a connection pool that opens a connection whenever demand exceeds it and never closes one; demand approaches 600 with a 45-min time constant from 35 min; ~500 background",
+			std, func() { scenarioPool(600, 45*time.Minute, 35*time.Minute) }),
+		// The same shapes with other parameters: tuned on the three above, checked on these.
+		healthy("tenants_b",
+			"tenants as above with other parameters: ~800 tenants, Zipf(1.3) requests at 4/min from 35 min; ~500 background",
+			std, func() { scenarioTenants(800, 1.3, 4, 35*time.Minute) }),
+		healthy("shards_b",
+			"shards as above with other parameters: 600 shards, Zipf(0.75) keys at 20/min from the start; ~500 background",
+			std, func() { scenarioShards(600, 0.75, 20) }),
+		healthy("pool_b",
+			"pool as above with other parameters: demand approaches 350 with a 70-min time constant from 50 min; ~500 background",
+			std, func() { scenarioPool(350, 70*time.Minute, 50*time.Minute) }),
 		healthy("restart",
 			"a healthy service with a warm-up (~900 goroutines after ~20 min) that is restarted twice (the recorder stops and restarts it)",
 			background{workers: 300, conns: 500, connLife: 6 * time.Minute, reqRate: 30, reqLife: 2 * time.Second, warm: true}, nil),

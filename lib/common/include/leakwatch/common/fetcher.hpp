@@ -41,10 +41,13 @@ struct FetchResult {
 class Fetcher {
  public:
   virtual ~Fetcher() = default;
-  // One fetch, bounded by `deadline`. `done` is called exactly once, from the fetcher's io_context and never
-  // from inside this call, also when cancel() ended the fetch (the result then says so). Never throws for
-  // network or protocol trouble: that is reported in the result. One fetch at a time.
-  virtual void fetch(SteadyTime deadline, std::function<void(FetchResult)> done) = 0;
+  // One fetch of `target` (path and query, e.g. /debug/pprof/goroutine?debug=1) from the fetcher's endpoint,
+  // bounded by `deadline`. The loop names the target on each call because it polls more than one profile of
+  // the same process (the goroutine profile, and the goroutineleak proof on a slower cadence) over one
+  // connection. `done` is called exactly once, from the fetcher's io_context and never from inside this call,
+  // also when cancel() ended the fetch (the result then says so). Never throws for network or protocol
+  // trouble: that is reported in the result. One fetch at a time.
+  virtual void fetch(std::string_view target, SteadyTime deadline, std::function<void(FetchResult)> done) = 0;
   // Aborts the fetch in progress, if any. Safe to call at any time from the fetcher's strand.
   virtual void cancel() noexcept = 0;
 };

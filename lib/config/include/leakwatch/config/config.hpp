@@ -88,6 +88,24 @@ inline constexpr std::string_view kGoroutineLeakPath =
 // characters.
 common::Result<void> check_profile_path(std::string_view path);
 
+// The runtime's leak proof beside a goroutine job (`goroutineleak:` in a job): Go 1.27's
+// /debug/pprof/goroutineleak (Go 1.26 with GOEXPERIMENT=goroutineleakprofile) lists the goroutines a special
+// GC cycle proved can never run again. Writing it forces that GC cycle, so it is polled on its own slow
+// cadence, at the first goroutine poll after each `interval`, on the same connection.
+enum class LeakProofPoll : unsigned char {
+  auto_detect,  // "auto": poll it; a 404 means the target does not offer it (checked again next interval)
+  always,       // a 404 is an error, counted and logged like any failed poll
+  never,
+};
+
+struct LeakProofConfig {
+  LeakProofPoll poll = LeakProofPoll::auto_detect;
+  Duration interval{30 * 60'000};
+  std::string path = std::string(kGoroutineLeakPath);
+
+  friend bool operator==(const LeakProofConfig&, const LeakProofConfig&) = default;
+};
+
 struct ScrapeConfig {
   std::string job_name;
   Scheme scheme = Scheme::http;
@@ -96,6 +114,8 @@ struct ScrapeConfig {
   pprof::ProfileKind profile = pprof::ProfileKind::goroutine;
   std::string profile_path = std::string(kGoroutinePath);  // after load: kGoroutineLeakPath for goroutineleak
   pprof::Format format = pprof::Format::debug1;
+  // profile: goroutine only (a goroutineleak job is the proof alone, without the trend).
+  LeakProofConfig goroutineleak;
   Duration scrape_interval{0};        // after load: the global value if not set here
   Duration scrape_timeout{0};         // after load: the global value if not set here (capped at the interval)
   std::uint64_t body_size_limit = 0;  // after load: the global value if not set here

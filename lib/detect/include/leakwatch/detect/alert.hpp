@@ -19,8 +19,10 @@ std::string_view transition_name(Transition t) noexcept;  // "pending", "firing"
 class Alert {
  public:
   // Feeds the condition at time t (seconds); returns the state change it caused, if any. With
-  // for_seconds == 0 a true condition goes straight to firing.
-  std::optional<Transition> update(bool condition, double t, double for_seconds, double keep_firing_seconds);
+  // for_seconds == 0 a true condition goes straight to firing. `may_fire` false holds a pending alert at
+  // pending even after `for` (the evidence for firing is not there yet); it does not affect one that fires.
+  std::optional<Transition> update(bool condition, double t, double for_seconds, double keep_firing_seconds,
+                                   bool may_fire = true);
   // Forces inactive (a restart, a series dropped); returns resolved if it was active.
   std::optional<Transition> reset();
 

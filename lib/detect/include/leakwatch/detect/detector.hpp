@@ -11,12 +11,14 @@
 #include "leakwatch/detect/options.hpp"
 #include "leakwatch/pprof/profile.hpp"
 #include "leakwatch/pprof/signature.hpp"
+#include "leakwatch/stats/history.hpp"
 #include "leakwatch/stats/seed_rule.hpp"
 #include "leakwatch/stats/sliding_window.hpp"
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -25,6 +27,11 @@ namespace leakwatch::detect {
 enum class Scope : unsigned char { total, stack };
 
 // An alert state change, at the time of the sample that caused it.
+// What a stack group's alert state rests on: the trend statistics, or the runtime's proof that the group's
+// goroutines can never run again (the goroutineleak profile).
+enum class Evidence : unsigned char { trend, runtime };
+std::string_view evidence_name(Evidence e) noexcept;  // "trend", "runtime"
+
 struct Event {
   double t = 0;  // unix seconds of the sample
   Scope scope = Scope::total;
@@ -34,6 +41,7 @@ struct Event {
   Transition state = Transition::pending;
   double slope_per_second = 0;  // Theil–Sen
   double p_value = 1;           // Mann–Kendall, one-sided for growth
+  Evidence evidence = Evidence::trend;
 };
 
 // What /metrics shows of one series after the last sample.
@@ -45,6 +53,8 @@ struct SeriesStatus {
   double slope_per_second = 0;
   double p_value = 1;
   AlertState state = AlertState::inactive;
+  Evidence evidence = Evidence::trend;  // stack scope; the total's is always trend
+  std::uint64_t leaked = 0;             // goroutines of the group the last goroutineleak profile reports; stack scope
 };
 
 class TargetDetector {
@@ -55,6 +65,17 @@ class TargetDetector {
   // signature here. A sample not newer than the previous one is ignored. Returns the alert state changes
   // it caused, total first, then stacks by signature.
   std::vector<Event> observe(double t, pprof::Profile profile);
+
+  // Feeds the target's goroutineleak profile (the runtime's proof), taken at unix time t, after the goroutine
+  // profile observed at or before t. Its groups are joined to the tracked stack groups by signature (a
+  // leaked group not tracked yet starts a series from the leak profile's frames); a group with at least
+  // min_leaked proved goroutines fires now, with evidence runtime. The proof stands until the next one
+  // replaces it or a restart clears it. Returns the alert state changes it caused, by signature. A profile of
+  // another kind is ignored.
+  std::vector<Event> observe_leaked(double t, pprof::Profile leaked);
+  // What the last goroutineleak profile held, if one has been observed since the start or the last restart.
+  std::optional<std::uint64_t> leaked_goroutines() const noexcept { return leaked_total_; }
+  std::size_t leaked_groups() const noexcept { return leaked_groups_; }
 
   const SeriesStatus& total() const noexcept { return total_.status; }
   // The stack series worth exporting, at most max_stack_series: active alerts first, then by growth, then
@@ -70,37 +91,47 @@ class TargetDetector {
   const Options& options() const noexcept { return options_; }
 
  private:
+  // Per-series state is kept small: a target has up to max_tracked_stacks of them (detect_bench measures
+  // bytes per series).
   struct Series {
     explicit Series(const Options& o);
     stats::SlidingWindow window;
     Alert alert;
-    Verdict verdict;
     SeriesStatus status;
   };
   struct Stack : Series {
-    using Series::Series;
+    explicit Stack(const Options& o);
     pprof::WaitClass wait_class = pprof::WaitClass::unknown;
-    std::uint32_t max_wait_minutes = 0;
     bool has_wait_data = false;
-    std::size_t absent = 0;  // consecutive profiles without this group
-    double peak = 0;         // the largest count since the series started (evaluate()'s `peak`)
+    bool candidate = false;  // the last evaluate()'s verdict
+    std::uint32_t max_wait_minutes = 0;
+    std::uint32_t absent = 0;  // consecutive profiles without this group
+    double peak = 0;           // the largest count since the series started (evaluate()'s `peak`)
+    stats::History history;    // its whole life, coarsely (pace()); steps of min_duration / 5 at first
+    double pace_since = -1;    // since when pace() has held without a break; -1: it does not hold
+    bool proved() const noexcept { return status.leaked > 0; }  // set only at or above min_leaked
   };
 
   void restart(double t, std::vector<Event>& events);
   void update_stacks(double t, const pprof::Profile& profile);
+  Stack& track(const pprof::StackGroup& g);  // a new series for group g (the caller ensures room)
   void evaluate_all(double t, std::vector<Event>& events);
+  bool paced(const Stack& s, double t) const;
   void emit(const Series& s, Scope scope, Transition tr, double t, std::vector<Event>& events) const;
 
   Options options_;
   pprof::ClassifyOptions classify_;
   Series total_;
+  Verdict total_verdict_;
   std::unordered_map<std::uint64_t, Stack> stacks_;
   std::optional<stats::SeedRule> seed_;
   double start_ = 0;  // first sample, or the last restart
   bool started_ = false;
   double last_t_ = 0;
   double last_total_ = -1;
-  double last_groups_total_ = 0;  // goroutines in the last profile's groups
+  double last_groups_total_ = 0;               // goroutines in the last profile's groups
+  std::optional<std::uint64_t> leaked_total_;  // the last goroutineleak profile's total
+  std::size_t leaked_groups_ = 0;              // ... and its groups, merged by signature
 };
 
 }  // namespace leakwatch::detect

@@ -4,6 +4,7 @@
 // real ones.
 
 #include "leakwatch/detect/options.hpp"
+#include "leakwatch/stats/history.hpp"
 #include "leakwatch/stats/sliding_window.hpp"
 
 #include <optional>
@@ -15,6 +16,7 @@ struct Verdict {
   bool candidate = false;
   double slope = 0;    // Theil–Sen, goroutines per second (0 when not computed)
   double p_value = 1;  // Mann–Kendall one-sided p-value for growth
+  double scatter = 0;  // stack groups: movement()'s scatter (0 when not computed)
   // Why it is not a candidate (the first test that failed), for logs and tests; empty when it is.
   std::string_view reason;
 };
@@ -47,5 +49,21 @@ Movement movement(const stats::SlidingWindow& window);
 //    nightly low, climbs back toward a level it has had before; a leak keeps setting new highs).
 Verdict evaluate(const stats::SlidingWindow& window, const Options& options, bool stack,
                  std::optional<double> peak = std::nullopt);
+
+// Whether a growing group's arrivals keep pace over its life (Options::pace_ratio). Its life runs from its
+// first sample + min_duration to its last sample; a1 is its growth in the first quarter (counts from
+// `history`), a4 in the last (the last count from the window). If the later rate were at most pace_ratio
+// r of the earlier one, a4 of the n = a1 + a4 arrivals would be at most Binomial(n, q), q = r / (1 + r);
+// it keeps pace when n >= pace_min_arrivals and that is rejected at p_value, both by the exact binomial
+// tail and by a normal one whose variance also holds the scatter of goroutines that come and go
+// (n q (1 - q) + 2 scatter^2: they blur the counts at each quarter's ends).
+struct Pace {
+  bool keeps_pace = false;
+  double earlier = 0;       // a1: growth in the first quarter of its life, goroutines
+  double later = 0;         // a4: growth in the last quarter
+  double p = 1;             // the larger of the two tails
+  std::string_view reason;  // why not, when it does not
+};
+Pace pace(const stats::History& history, const stats::SlidingWindow& window, double scatter, const Options& options);
 
 }  // namespace leakwatch::detect

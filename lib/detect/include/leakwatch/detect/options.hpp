@@ -39,6 +39,20 @@ struct Options {
   // square root of its size. A stack group is a candidate only when that scatter (evaluate.hpp,
   // dispersion()) is at most this multiple of sqrt(mean count).
   double max_dispersion = 0.5;
+  // Keeping pace (stack groups, before `firing`): a leak's arrivals keep pace with the activity that causes
+  // them, while a bounded population of long-lived goroutines (one per tenant, key or connection, started
+  // on first use; a pool or cache filling) grows ever more slowly as its keys are used up. A candidate
+  // group may go from pending to firing only when its growth in the last quarter of its life (its life
+  // starting min_duration after its first sample, when its short-lived goroutines have arrived) is shown,
+  // one-sided at p_value, to run at more than pace_ratio of its rate in the first quarter, counting at
+  // least pace_min_arrivals goroutines in those two quarters, and that has held for `for`. Until then it
+  // stays pending; once firing, a slower spell does not resolve it.
+  double pace_ratio = 0.5;
+  double pace_min_arrivals = 10;
+  // The runtime's proof (a goroutine job's `goroutineleak:` poll, observe_leaked()): a stack group in which
+  // the target's goroutineleak profile reports at least this many goroutines fires at once, with
+  // evidence="runtime", without trend, warm-up, pace or `for`: the GC proved they can never run again.
+  std::uint64_t min_leaked = 1;
   // The total's growth is a leak only when leak-candidate stack groups account for at least this fraction
   // of it (per-stack growth explains the total's growth).
   double explained_ratio = 0.5;

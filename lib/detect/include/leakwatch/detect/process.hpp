@@ -39,4 +39,9 @@ struct Processed {
 common::Result<Processed> process_profile(std::string_view bytes, const ProfileSettings& settings,
                                           TargetDetector& detector, double unix_seconds);
 
+// The same for the runtime's proof beside a goroutine job: `bytes` must be a goroutineleak profile (in
+// settings.format, or told from the bytes), and goes to detector.observe_leaked().
+common::Result<Processed> process_leak_proof(std::string_view bytes, const ProfileSettings& settings,
+                                             TargetDetector& detector, double unix_seconds);
+
 }  // namespace leakwatch::detect

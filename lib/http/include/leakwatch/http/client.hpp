@@ -85,7 +85,8 @@ class Client {
   std::shared_ptr<Impl> impl_;
 };
 
-// The common::Fetcher for one scrape target: get() of one fixed request.
+// The common::Fetcher for one scrape target: get() of `request` (its headers and body limit) with the
+// target each fetch names.
 std::unique_ptr<common::Fetcher> make_fetcher(boost::asio::io_context& io, Endpoint endpoint, Request request,
                                               std::shared_ptr<TlsContext> tls, std::shared_ptr<Resolver> resolver);
 

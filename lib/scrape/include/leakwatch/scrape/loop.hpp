@@ -24,6 +24,16 @@ class io_context;
 
 namespace leakwatch::scrape {
 
+// The runtime's proof beside a goroutine job (config::LeakProofConfig, resolved for one target).
+struct LeakProofSettings {
+  enum class Poll : unsigned char { never, auto_detect, always };
+  Poll poll = Poll::never;
+  common::Duration interval{30 * 60'000};
+  std::string target = "/debug/pprof/goroutineleak?debug=1";  // path and query
+
+  friend bool operator==(const LeakProofSettings&, const LeakProofSettings&) = default;
+};
+
 struct LoopSettings {
   std::string service;  // job_name
   std::string target;   // host:port as configured
@@ -35,6 +45,7 @@ struct LoopSettings {
   http::Request request;       // path and query, e.g. /debug/pprof/goroutine?debug=1, and the body limit
   http::TlsClientOptions tls;  // part of the settings so that a changed CA restarts the loop
   detect::Options detection;   // changed settings restart the loop, and with it the statistics
+  LeakProofSettings leak_proof;
 
   friend bool operator==(const LoopSettings&, const LoopSettings&) = default;
 };

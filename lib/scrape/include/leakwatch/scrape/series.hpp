@@ -41,6 +41,13 @@ class TargetSeries {
   void record_failure(common::Outcome outcome, double duration_seconds);
   void record_success(double duration_seconds, std::uint64_t body_bytes, std::uint64_t goroutines, std::uint64_t groups,
                       double unix_seconds);
+  // What one fetch cost, by profile kind and format (leakwatch_profile_fetch_*_total): every fetch, whatever
+  // its outcome; `body_bytes` after decompression.
+  void record_fetch_cost(pprof::ProfileKind kind, pprof::Format format, double seconds, std::uint64_t body_bytes);
+  // One poll of the runtime's proof beside a goroutine job: its result (`offered` false: the target answered
+  // 404, it has no goroutineleak profile) and, on success, what the proof held. The per-group proof reaches
+  // the series through record_detection().
+  void record_leak_proof(common::Outcome outcome, bool offered, const detect::TargetDetector& detector);
   // Mirrors the detector's state after a sample: the total's statistics, and the exported stack groups (at
   // most max_stack_series, plus one `(other)` series summing the rest; a group that leaves the exported
   // set loses its series at once, so cardinality stays bounded).
@@ -52,8 +59,17 @@ class TargetSeries {
 
   struct Stack {
     std::uint64_t signature = 0;
-    std::string labels;  // rendered: the target's labels, then function, location, signature
-    double count = 0, growth = 0, p_value = 1, state = 0;
+    detect::Evidence evidence = detect::Evidence::trend;
+    std::string labels;  // rendered: the target's labels, then function, location, signature, evidence
+    double count = 0, growth = 0, p_value = 1, state = 0, leaked = 0;
+  };
+  // The proof's results: the poll outcomes, then "not_offered".
+  static constexpr std::size_t kLeakResults = common::kAllOutcomes.size() + 1;
+  // Fetch costs by (kind, format).
+  static constexpr std::size_t kCostSlots = pprof::kProfileKinds.size() * pprof::kFormats.size();
+  struct Cost {
+    std::uint64_t fetches = 0, bytes = 0;
+    double seconds = 0;
   };
 
   TargetSeries(std::shared_ptr<Registry> registry, std::uint64_t id, const LabelMap& labels, pprof::ProfileKind kind);
@@ -76,6 +92,13 @@ class TargetSeries {
   bool has_detection_ = false;
   double growth_ = 0, p_value_ = 1, alert_state_ = 0, tracked_ = 0, other_count_ = 0;
   std::optional<double> limit_eta_;  // present only while a limit is projected
+  // The runtime's proof: present from its first poll.
+  bool has_leak_proof_ = false, has_leaked_ = false;
+  double leak_offered_ = 0, leaked_ = 0, leaked_groups_ = 0;
+  std::array<std::uint64_t, kLeakResults> leak_scrapes_{};
+  std::array<std::string, kLeakResults> leak_result_labels_;
+  std::array<Cost, kCostSlots> costs_{};
+  std::array<std::string, kCostSlots> cost_labels_;
   std::string other_labels_;
   std::vector<Stack> stacks_;
 };

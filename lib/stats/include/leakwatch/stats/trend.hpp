@@ -4,6 +4,7 @@
 // state, nothing but the standard library, so detection can run them on any sub-window it likes.
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <span>
 
@@ -58,6 +59,9 @@ MannKendall mann_kendall_from(double s, std::size_t n, double tie_term) noexcept
 
 // Upper tail of the standard normal, 1 - Phi(z), accurate in the far tail too (erfc, not 1 - cdf).
 double normal_sf(double z) noexcept;
+// Upper tail of the binomial, P(X >= k) for X ~ Binomial(n, q), 0 < q < 1: exact (summed in log space) up to
+// n = 2000, the normal approximation with continuity correction beyond.
+double binomial_sf(std::uint64_t k, std::uint64_t n, double q) noexcept;
 
 // Seconds from t_now until the fitted line reaches `limit`, as predict_linear() would extrapolate (the line's
 // value at t_now, not the last sample). 0 if the line is already at or above the limit at t_now; nullopt if
