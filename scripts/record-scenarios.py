@@ -12,7 +12,7 @@ OUT/NAME/<virtual_unix_ms>.txt. Virtual time is EPOCH_MS + index * 1 day (so sce
 sent. `chanrecv` is recorded as debug=0 (`.pb.gz`) so replay reads that format too; see PB_GZ below for how
 those files are stored.
 
-Restarts (scenarios `restart`, `leak_restart`): at the scripted virtual time the recorder stops the process
+Restarts (scenarios `restart`, `leak_restart`, `deploys*`): at the scripted virtual time the recorder stops the process
 (SIGTERM, like a rolling deploy), records nothing for RESTART_GAP_S virtual seconds (a few polls, as a real
 restart leaves), then starts a fresh process (new port, next seed) and polls that. Every process started here
 is stopped by PID on every path, and is killed by the kernel if this script dies (PR_SET_PDEATHSIG).
@@ -68,6 +68,9 @@ SCHEDULE: dict[str, dict] = {
     "tenants_b": {"minutes": 240},
     "shards_b": {"minutes": 240},
     "pool_b": {"minutes": 240},
+    "deploys_b": {"minutes": 250, "restarts": [(50, "1m"), (100, "1m"), (150, "1m"), (200, "1m")]},
+    "deploys": {"minutes": 240, "restarts": [(60, "2m"), (120, "2m"), (180, "2m")]},
+    "deploys_healthy": {"minutes": 240, "restarts": [(60, None), (120, None), (180, None)]},
     "sinusoid": {"minutes": 210},
     "leak_restart": {"minutes": 180, "restarts": [(70, "10m")]},
     "restart": {"minutes": 180, "restarts": [(55, None), (125, None)]},

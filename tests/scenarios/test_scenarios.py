@@ -84,6 +84,22 @@ class Scenarios(unittest.TestCase):
                 wrong = {e["function"] for e in stack_firing} - {sc["expected_function"]}
                 self.assertEqual(wrong, set(), f"{sc['name']}: stack alerts naming healthy code")
 
+    def test_a_leak_in_every_instance_is_caught_in_every_instance(self):
+        """Frequent deploys (leak_starts_ms has one start per process, the leak in each): every instance after
+        the first, which pays warm-up, fires naming the leak within its own life."""
+        deploys = [sc for sc in self.manifest if sc["kind"] == "leak" and sc["restarts"]
+                   and len(sc["leak_starts_ms"]) == len(sc["restarts"]) + 1 and len(sc["restarts"]) >= 2]
+        self.assertTrue(deploys, "no scenario with a leak in every instance")
+        for sc in deploys:
+            starts = [r["started_ms"] for r in sc["restarts"]]
+            ends = [r["stopped_ms"] for r in sc["restarts"][1:]] + [sc["last_ms"]]
+            for i, (start, end) in enumerate(zip(starts, ends), 2):
+                with self.subTest(scenario=sc["name"], instance=i):
+                    fired = [e for e in self.events[sc["name"]] if e["scope"] == "stack" and e["state"] == "firing"
+                             and start <= e["t_ms"] <= end]
+                    self.assertTrue(fired, f"{sc['name']}: instance {i} ({(end - start) / 60000:.0f} min) not caught")
+                    self.assertEqual(fired[0]["function"], sc["expected_function"])
+
     def test_replay_is_deterministic(self):
         name = next(sc["name"] for sc in self.manifest if sc["kind"] == "leak")
         self.assertEqual(replay(os.path.join(self.tmp.name, name)), self.events[name])

@@ -426,3 +426,33 @@ TEST_CASE("loop: stop() during the proof's fetch cancels it and stops", "[scrape
   CHECK(f.fetches->cancels == 1);
   CHECK(f.set.size() == 0);
 }
+
+TEST_CASE("loop: it starts from the workload's priors and hands what it knows on when it ends", "[scrape]") {
+  asio::io_context io;
+  common::ManualClock clock;
+  scrape::SeriesSet set;
+  auto fetches = std::make_shared<FakeFetcher::Shared>();
+  std::vector<detect::Priors> finished;
+  scrape::LoopHooks hooks;
+  hooks.on_finished = [&](detect::Priors p) { finished.push_back(std::move(p)); };
+  const detect::Priors priors{{0x1234, detect::Recurrence{2, 1.7e9}}};
+  auto loop = std::make_unique<scrape::Loop>(io, settings(), std::make_unique<FakeFetcher>(io, clock, fetches),
+                                             set.add({{"service", "api"}}, pprof::ProfileKind::goroutine), clock,
+                                             std::move(hooks), priors);
+  fetches->script.push_back(ok(read_testdata("patterns.debug1.txt")));
+  loop->start();
+  io.restart();
+  io.poll();
+  clock.advance_to(*clock.next_deadline());
+  io.restart();
+  io.poll();
+  REQUIRE(fetches->calls.size() == 1);
+  loop->stop({});
+  loop->stop({});  // twice: still one hand-over
+  io.restart();
+  io.poll();
+  REQUIRE(finished.size() == 1);
+  // The signature the target never showed keeps its prior (the poll was too short to judge it).
+  REQUIRE(finished[0].count(0x1234) == 1);
+  CHECK(finished[0].at(0x1234).instances == 2);
+}

@@ -1,4 +1,5 @@
 #include "leakwatch/scrape/manager.hpp"
+#include "leakwatch/scrape/workload.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
@@ -136,6 +137,22 @@ TEST_CASE("plan_targets adds discovered groups after static ones, once per targe
   CHECK(plan[1].labels == scrape::LabelMap{{"origin", "file"}, {"service", "files"}, {"target", "127.0.0.1:10"}});
   CHECK(plan[1].request.target == "/debug/pprof/goroutine?debug=1");
   CHECK(plan[2].request.target == "/custom/goroutine?debug=1");  // the group's profile_path overrides the job's
+  // Not pods: each address is its own workload, whose priors a restarted loop of it starts from.
+  CHECK(plan[1].workload == scrape::workload_key("files", "127.0.0.1:10", plan[1].labels));
+  CHECK(plan[1].workload != plan[2].workload);
+}
+
+TEST_CASE("plan_targets gives pods of one app one workload", "[scrape]") {
+  config::Config c = sd_jobs();
+  c.scrape_configs[0].static_configs.clear();
+  scrape::DiscoveredGroups found;
+  found["files"] = {group({"10.0.0.1:6060"}, {{"namespace", "shop"}, {"app", "cart"}, {"pod", "cart-1"}}),
+                    group({"10.0.0.2:6060"}, {{"namespace", "shop"}, {"app", "cart"}, {"pod", "cart-2"}}),
+                    group({"10.0.0.3:6060"}, {{"namespace", "shop"}, {"app", "pay"}, {"pod", "pay-1"}})};
+  const auto plan = scrape::plan_targets(c, found);
+  REQUIRE(plan.size() == 3);
+  CHECK(plan[0].workload == plan[1].workload);
+  CHECK(plan[0].workload != plan[2].workload);
 }
 
 TEST_CASE("plan_targets keeps only this shard's targets; the shards partition the plan", "[scrape]") {

@@ -54,7 +54,7 @@ constexpr std::array<std::string_view, 14> kScrapeKeys{
 constexpr std::array<std::string_view, 3> kLeakProofKeys{"poll", "interval", "path"};
 constexpr std::array<std::pair<std::string_view, LeakProofPoll>, 3> kLeakProofPolls{
     {{"auto", LeakProofPoll::auto_detect}, {"always", LeakProofPoll::always}, {"never", LeakProofPoll::never}}};
-constexpr std::array<std::string_view, 27> kDetectionKeys{"method",
+constexpr std::array<std::string_view, 29> kDetectionKeys{"method",
                                                           "window",
                                                           "max_samples",
                                                           "min_duration",
@@ -69,6 +69,8 @@ constexpr std::array<std::string_view, 27> kDetectionKeys{"method",
                                                           "min_leaked",
                                                           "warmup",
                                                           "restart_drop",
+                                                          "restart_gap_drop",
+                                                          "recurrence_instances",
                                                           "for",
                                                           "keep_firing_for",
                                                           "max_stack_series",
@@ -409,6 +411,10 @@ class Decoder {
         set_duration_or_zero(e, d.warmup);
       } else if (e.name == "restart_drop") {
         set_number(e, 0, 1, d.restart_drop);
+      } else if (e.name == "restart_gap_drop") {
+        set_number(e, 0, 1, d.restart_gap_drop);
+      } else if (e.name == "recurrence_instances") {
+        set_count(e, 1'000, d.recurrence_instances);
       } else if (e.name == "for") {
         set_duration_or_zero(e, d.for_duration);
       } else if (e.name == "keep_firing_for") {

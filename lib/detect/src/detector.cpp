@@ -62,8 +62,12 @@ std::vector<Event> TargetDetector::observe(double t, pprof::Profile profile) {
   if (!started_) {
     started_ = true;
     start_ = t;
-  } else if (total < options_.restart_drop * last_total_ && last_total_ - total >= 10) {
-    restart(t, events);
+  } else {
+    const double gap = t - last_t_;
+    const bool after_gap = spacing_ > 0 && gap > 2.5 * spacing_;
+    const double drop = after_gap ? options_.restart_gap_drop : options_.restart_drop;
+    if (total < drop * last_total_ && last_total_ - total >= 10) restart(t, events);
+    if (!after_gap) spacing_ = spacing_ == 0 ? gap : 0.9 * spacing_ + 0.1 * gap;
   }
   last_t_ = t;
   last_total_ = total;
@@ -76,6 +80,7 @@ std::vector<Event> TargetDetector::observe(double t, pprof::Profile profile) {
 }
 
 void TargetDetector::restart(double t, std::vector<Event>& events) {
+  priors_ = priors();  // what the instance that ended showed, before its series go
   if (auto tr = total_.alert.reset()) emit(total_, Scope::total, *tr, t, events);
   total_.window.clear();
   total_verdict_ = {};
@@ -165,6 +170,41 @@ void TargetDetector::update_stacks(double t, const pprof::Profile& profile) {
   }
 }
 
+Priors TargetDetector::priors() const {
+  Priors out = priors_;
+  // A group counts when it is a candidate at the instance's end and its arrivals keep pace, shown or (an
+  // hour is short for a slow leak) by the point estimate alone: instance after instance, the repeat is the
+  // evidence. An instance judged long enough that a leak would have shown: groups not growing at its end lose
+  // their prior (the growth did not repeat). Shorter ones (a crash loop) leave the priors as they were.
+  const bool judged = last_t_ - start_ >= seconds(options_.window) / 2;
+  for (const auto& [sig, s] : stacks_) {
+    if (s.candidate && (s.pace_since >= 0 || s.pace_estimate) && can_leak(s.wait_class)) {
+      const auto it = priors_.find(sig);
+      out[sig] = Recurrence{(it == priors_.end() ? 0 : it->second.instances) + 1, last_t_};
+    } else if (judged) {
+      out.erase(sig);
+    }
+  }
+  // Bounded like the tracked groups: the most recent ones stay.
+  if (out.size() > options_.max_tracked_stacks) {
+    std::vector<std::pair<double, std::uint64_t>> by_time;
+    for (const auto& [sig, r] : out) by_time.emplace_back(r.last_end, sig);
+    std::sort(by_time.begin(), by_time.end());
+    for (std::size_t i = 0; i + options_.max_tracked_stacks < by_time.size(); ++i) out.erase(by_time[i].second);
+  }
+  return out;
+}
+
+void TargetDetector::adopt(Priors priors) {
+  priors_ = std::move(priors);
+  if (priors_.size() > options_.max_tracked_stacks) priors_ = Priors{};  // not ours to trim: start clean
+}
+
+const Recurrence* TargetDetector::recurrence(std::uint64_t signature) const {
+  const auto it = priors_.find(signature);
+  return it == priors_.end() ? nullptr : &it->second;
+}
+
 TargetDetector::Stack& TargetDetector::track(const pprof::StackGroup& g) {
   Stack& s = stacks_.try_emplace(g.signature, options_).first->second;
   s.status.signature = g.signature;
@@ -240,7 +280,10 @@ void TargetDetector::evaluate_all(double t, std::vector<Event>& events) {
     s.candidate = verdict.candidate;
     s.status.slope_per_second = verdict.slope;
     s.status.p_value = verdict.p_value;
-    const bool keeps_pace = verdict.candidate && pace(s.history, s.window, verdict.scatter, options_).keeps_pace;
+    const Pace pc = verdict.candidate ? pace(s.history, s.window, verdict.scatter, options_) : Pace{};
+    const bool keeps_pace = pc.keeps_pace;
+    s.pace_estimate = pc.earlier + pc.later >= options_.pace_min_arrivals && pc.later > 0 &&
+                      pc.later >= options_.pace_ratio * pc.earlier;
     if (!keeps_pace) {
       s.pace_since = -1;
     } else if (s.pace_since < 0) {
@@ -281,9 +324,11 @@ void TargetDetector::evaluate_all(double t, std::vector<Event>& events) {
     Stack& s = stacks_.at(sig);
     bool condition = false;
     double stack_for = for_s;
+    // A signature that was still growing at pace when an earlier instance ended is not warm-up.
+    const Recurrence* prior = recurrence(sig);
     if (!seed_) {
       // A group without frames (nothing symbolized) has no code location an alert could name.
-      condition = !warm && s.candidate && can_leak(s.wait_class) && !s.status.function.empty();
+      condition = (!warm || prior != nullptr) && s.candidate && can_leak(s.wait_class) && !s.status.function.empty();
       // debug=2: the group's oldest goroutine has been blocked through at least half of the window's
       // growth, so these goroutines demonstrably stay put; that is evidence enough to halve `for`.
       const double covered = s.window.empty() ? 0 : s.window.back().t - s.window.front().t;
@@ -298,7 +343,9 @@ void TargetDetector::evaluate_all(double t, std::vector<Event>& events) {
       stack_for = 0;
     }
     s.status.evidence = proved ? Evidence::runtime : Evidence::trend;
-    const bool may_fire = proved || seed_.has_value() || paced(s, t);
+    // Growth that repeated to the end of recurrence_instances instances has shown its pace already.
+    const bool recurring = prior != nullptr && prior->instances >= options_.recurrence_instances;
+    const bool may_fire = proved || seed_.has_value() || paced(s, t) || recurring;
     if (auto tr = s.alert.update(condition, t, stack_for, keep_s, may_fire)) emit(s, Scope::stack, *tr, t, events);
     s.status.state = s.alert.state();
   }
@@ -366,7 +413,9 @@ std::optional<double> TargetDetector::seconds_to_limit() const {
 }
 
 std::size_t TargetDetector::memory_bytes() const noexcept {
-  std::size_t bytes = sizeof(*this) + total_.window.memory_bytes();
+  // A prior is a hash-map node: the key, the value and the links.
+  std::size_t bytes = sizeof(*this) + total_.window.memory_bytes() +
+                      priors_.size() * (sizeof(Priors::value_type) + 2 * sizeof(void*));
   for (const auto& [sig, s] : stacks_) {
     bytes += sizeof(s) + s.window.memory_bytes() + s.status.function.capacity() + s.status.location.capacity() +
              sizeof(void*) * 2;  // the map node's links

@@ -24,7 +24,7 @@ using common::Outcome;
 class Loop::Impl : public std::enable_shared_from_this<Impl> {
  public:
   Impl(asio::io_context& io, LoopSettings settings, std::unique_ptr<common::Fetcher> fetcher,
-       std::shared_ptr<TargetSeries> series, common::Clock& clock, LoopHooks hooks)
+       std::shared_ptr<TargetSeries> series, common::Clock& clock, LoopHooks hooks, detect::Priors priors)
       : strand_(asio::make_strand(io)),
         settings_(std::move(settings)),
         fetcher_(std::move(fetcher)),
@@ -33,7 +33,9 @@ class Loop::Impl : public std::enable_shared_from_this<Impl> {
         timer_(clock.make_timer(io)),
         detector_(settings_.detection),
         hooks_(std::move(hooks)),
-        log_(common::logger("scrape")) {}
+        log_(common::logger("scrape")) {
+    detector_.adopt(std::move(priors));
+  }
 
   const LoopSettings& settings() const noexcept { return settings_; }
 
@@ -250,6 +252,7 @@ class Loop::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   void finish() {
+    if (state_ != State::stopped && hooks_.on_finished) hooks_.on_finished(detector_.priors());
     state_ = State::stopped;
     stopping_ = true;  // a callback still pending (after a crash) then only finishes again
     series_.reset();   // before on_stopped: a successor with the same labels must not share these series
@@ -278,9 +281,9 @@ class Loop::Impl : public std::enable_shared_from_this<Impl> {
 };
 
 Loop::Loop(asio::io_context& io, LoopSettings settings, std::unique_ptr<common::Fetcher> fetcher,
-           std::shared_ptr<TargetSeries> series, common::Clock& clock, LoopHooks hooks)
+           std::shared_ptr<TargetSeries> series, common::Clock& clock, LoopHooks hooks, detect::Priors priors)
     : impl_(std::make_shared<Impl>(io, std::move(settings), std::move(fetcher), std::move(series), clock,
-                                   std::move(hooks))) {}
+                                   std::move(hooks), std::move(priors))) {}
 
 Loop::~Loop() = default;
 

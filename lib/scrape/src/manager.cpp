@@ -1,6 +1,7 @@
 #include "leakwatch/scrape/manager.hpp"
 
 #include "leakwatch/common/log.hpp"
+#include "leakwatch/scrape/workload.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -59,6 +60,7 @@ LoopSettings settings_for(const config::Config& config, const config::ScrapeConf
     // debug=1 whatever the job's format: it is the leaked goroutines alone (debug=2 would be every goroutine).
     s.leak_proof.target = job.goroutineleak.path + pprof::debug_query(pprof::Format::debug1);
   }
+  s.workload = workload_key(s.service, s.target, s.labels);
   return s;
 }
 
@@ -337,8 +339,17 @@ class Manager::Impl : public std::enable_shared_from_this<Impl> {
     hooks.on_crash = [weak = weak_from_this(), key = loop_key(s)](const std::string&) {
       if (auto self = weak.lock()) asio::post(self->strand_, [self, key] { self->restart(key); });
     };
+    // Posted before the loop's stop callbacks, so a successor started after them finds the priors stored.
+    hooks.on_finished = [weak = weak_from_this(), workload = s.workload](detect::Priors priors) {
+      if (auto self = weak.lock()) {
+        asio::post(self->strand_, [self, workload, priors = std::move(priors)]() mutable {
+          self->priors_.put(workload, std::move(priors), self->options_.clock->unix_seconds());
+        });
+      }
+    };
+    auto priors = priors_.get(s.workload, options_.clock->unix_seconds()).value_or(detect::Priors{});
     return std::make_shared<Loop>(io_, std::move(s), std::move(fetcher), std::move(series), *options_.clock,
-                                  std::move(hooks));
+                                  std::move(hooks), std::move(priors));
   }
 
   // A loop ended by an exception (it logged why and removed its series): count it, and start a fresh one in
@@ -391,7 +402,8 @@ class Manager::Impl : public std::enable_shared_from_this<Impl> {
   ManagerOptions options_;
   prometheus::Family<prometheus::Gauge>& targets_;
   prometheus::Counter& internal_errors_;
-  std::map<std::string, std::shared_ptr<Loop>> loops_;            // by service + target
+  std::map<std::string, std::shared_ptr<Loop>> loops_;  // by service + target
+  PriorsStore priors_;                                  // what the loops of targets that went away learned, by workload
   std::map<std::string, std::shared_ptr<http::TlsContext>> tls_;  // by service, for the current config
   std::shared_ptr<const config::Config> config_;
   std::map<std::string, ProviderEntry> providers_;  // by job + kind + index of the sd config

@@ -786,14 +786,20 @@ func (k *leaseKeeper) grant(ttl time.Duration, dead bool) {
 	close(ka)
 }
 
-func scenarioLeakRestart(leadIn time.Duration) {
+func scenarioLeakRestart(leadIn time.Duration) { scenarioLeases(leadIn, 8) }
+
+// scenarioLeases: leases granted at a drifting rate and released after ~1 min share their renew loop's
+// stack with the leaked ones (perMinute of them from leadIn), so the leak's group also turns over.
+func scenarioLeases(leadIn time.Duration, perMinute float64) {
 	k := &leaseKeeper{revoked: make(chan struct{})}
-	at(leadIn, func() { leakStarts("leases of a dead etcd session (8/min) are never released") })
+	at(leadIn, func() {
+		leakStarts(fmt.Sprintf("leases of a dead etcd session (%g/min) are never released", perMinute))
+	})
 	load := newDrift(10, 0.2, 20*time.Minute)
 	go arrivals(newRand(11), func(t time.Duration) float64 { return 0.3 * load.at(t) }, func(r *rand.Rand) {
 		go k.grant(expDur(r, time.Minute), false)
 	})
-	go arrivals(newRand(12), perMin(leadIn, 8, load.at), func(r *rand.Rand) { go k.grant(0, true) })
+	go arrivals(newRand(12), perMin(leadIn, perMinute, load.at), func(r *rand.Rand) { go k.grant(0, true) })
 }
 
 // ------------------------------------------------------------------------------------ healthy scripts
@@ -1151,6 +1157,19 @@ func catalogue() []scenario {
 			"leases of a dead session are never released (~8/min from 25 min); the service restarts at 70 min, the count falls to near zero and the leak starts over 10 min after the restart",
 			25*time.Minute, background{workers: 200, conns: 350, connLife: 5 * time.Minute, reqRate: 25, reqLife: 2 * time.Second, warm: true},
 			func(l time.Duration, _ string) { scenarioLeakRestart(l) }),
+		// Frequent deploys: the recorder restarts the process on the schedule (record-scenarios.py), and each
+		// instance leaks from shortly after its start.
+		leak("deploys", "main.(*leaseKeeper).renew",
+			"deployed every hour (restarts at 60, 120 and 180 min): each instance leaks leases of a dead session (~3/min) from 2 min after its start, in a group shared with leases that are released; warm-up; ~700 background",
+			2*time.Minute, background{workers: 200, conns: 350, connLife: 5 * time.Minute, reqRate: 25, reqLife: 2 * time.Second, warm: true},
+			func(l time.Duration, _ string) { scenarioLeases(l, 3) }),
+		leak("deploys_b", "main.(*leaseKeeper).renew",
+			"deploys as above with other parameters: every 50 min, ~5/min from 1 min after each start; ~1,000 background",
+			time.Minute, background{workers: 300, conns: 500, connLife: 6 * time.Minute, reqRate: 30, reqLife: 2 * time.Second, warm: true},
+			func(l time.Duration, _ string) { scenarioLeases(l, 5) }),
+		healthy("deploys_healthy",
+			"a healthy service with a warm-up (~900 goroutines after ~20 min) deployed every hour (restarts at 60, 120 and 180 min)",
+			background{workers: 300, conns: 500, connLife: 6 * time.Minute, reqRate: 30, reqLife: 2 * time.Second, warm: true}, nil),
 		healthy("bursty",
 			"random fan-out searches of 150-800 goroutines living ~45 s (up to 4 min), every ~7 min, 30% of them in trains of 2-4; ~500 background",
 			background{workers: 150, conns: 300, connLife: 4 * time.Minute, reqRate: 20, reqLife: 2 * time.Second}, scenarioBursty),

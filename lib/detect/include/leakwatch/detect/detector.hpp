@@ -57,6 +57,16 @@ struct SeriesStatus {
   std::uint64_t leaked = 0;             // goroutines of the group the last goroutineleak profile reports; stack scope
 };
 
+// What a target's detector learned that outlives one process (deploy awareness): the stack signatures whose
+// groups were still growing at pace when an instance of the target ended. Handed from a detector to its
+// successor: across a restart the detector sees itself, and by the scrape manager from a target that went
+// away to a new one of the same workload (the next pod of a Deployment, a target re-added by a reload).
+struct Recurrence {
+  std::uint32_t instances = 0;  // consecutive instances that ended with the group growing at pace
+  double last_end = 0;          // unix seconds at which the last of them ended
+};
+using Priors = std::unordered_map<std::uint64_t, Recurrence>;
+
 class TargetDetector {
  public:
   explicit TargetDetector(Options options);
@@ -73,6 +83,12 @@ class TargetDetector {
   // replaces it or a restart clears it. Returns the alert state changes it caused, by signature. A profile of
   // another kind is ignored.
   std::vector<Event> observe_leaked(double t, pprof::Profile leaked);
+  // Deploy awareness: what this detector knows now, as if the current instance ended at its last sample
+  // (its own priors, updated with the groups growing at pace now); and priors to start from (a new target of
+  // a workload whose previous target went away). adopt() replaces the detector's priors.
+  Priors priors() const;
+  void adopt(Priors priors);
+
   // What the last goroutineleak profile held, if one has been observed since the start or the last restart.
   std::optional<std::uint64_t> leaked_goroutines() const noexcept { return leaked_total_; }
   std::size_t leaked_groups() const noexcept { return leaked_groups_; }
@@ -104,6 +120,9 @@ class TargetDetector {
     pprof::WaitClass wait_class = pprof::WaitClass::unknown;
     bool has_wait_data = false;
     bool candidate = false;  // the last evaluate()'s verdict
+    // pace()'s point estimate: the last quarter's growth at least pace_ratio of the first's, on at least
+    // pace_min_arrivals (what an instance that ends too soon to show pace still says, for its priors).
+    bool pace_estimate = false;
     std::uint32_t max_wait_minutes = 0;
     std::uint32_t absent = 0;  // consecutive profiles without this group
     double peak = 0;           // the largest count since the series started (evaluate()'s `peak`)
@@ -113,6 +132,7 @@ class TargetDetector {
   };
 
   void restart(double t, std::vector<Event>& events);
+  const Recurrence* recurrence(std::uint64_t signature) const;
   void update_stacks(double t, const pprof::Profile& profile);
   Stack& track(const pprof::StackGroup& g);  // a new series for group g (the caller ensures room)
   void evaluate_all(double t, std::vector<Event>& events);
@@ -129,7 +149,9 @@ class TargetDetector {
   bool started_ = false;
   double last_t_ = 0;
   double last_total_ = -1;
-  double last_groups_total_ = 0;               // goroutines in the last profile's groups
+  double spacing_ = 0;            // the usual time between samples (a moving average that gaps do not enter)
+  Priors priors_;                 // from earlier instances (at most max_tracked_stacks)
+  double last_groups_total_ = 0;  // goroutines in the last profile's groups
   std::optional<std::uint64_t> leaked_total_;  // the last goroutineleak profile's total
   std::size_t leaked_groups_ = 0;              // ... and its groups, merged by signature
 };

@@ -64,6 +64,13 @@ struct Options {
   // The total falling below this fraction of its previous sample (and by at least 10 goroutines) is a
   // restart: every series starts over and active alerts resolve.
   double restart_drop = 0.5;
+  // After a gap in the samples (more than 2.5 times the usual spacing: polls failed, as while a process
+  // restarts), a fall of the total below this fraction (and by at least 10) is a restart too.
+  double restart_gap_drop = 0.8;
+  // Deploy awareness (TargetDetector::Priors): a stack signature whose group was still growing at pace when
+  // an instance ended is not held back by `warmup` in the next instance; one that did so at the end of this
+  // many consecutive instances may fire without showing pace again in this one.
+  std::size_t recurrence_instances = 2;
 
   // Alert state machine, as Prometheus rules: pending this long -> firing; a firing alert whose condition
   // stops holding stays firing this long (a brief pause in a leak does not resolve it).

@@ -46,6 +46,7 @@ struct LoopSettings {
   http::TlsClientOptions tls;  // part of the settings so that a changed CA restarts the loop
   detect::Options detection;   // changed settings restart the loop, and with it the statistics
   LeakProofSettings leak_proof;
+  std::string workload;  // workload_key(): whose priors the loop starts from and leaves behind
 
   friend bool operator==(const LoopSettings&, const LoopSettings&) = default;
 };
@@ -54,12 +55,17 @@ struct LoopHooks {
   // An exception ended the loop (a bug: errors are values). `what` says what it was. The loop has removed its
   // series and will do nothing more; the owner counts it and starts a successor.
   std::function<void(const std::string& what)> on_crash;
+  // The loop ends (stopped or crashed): what its detector learned that outlives the target
+  // (detect::TargetDetector::priors()), for the workload's next target. Called from the loop's strand,
+  // before the stop callbacks.
+  std::function<void(detect::Priors)> on_finished;
 };
 
 class Loop {
  public:
+  // `priors`: what earlier targets of the workload learned (the detector starts from them).
   Loop(boost::asio::io_context& io, LoopSettings settings, std::unique_ptr<common::Fetcher> fetcher,
-       std::shared_ptr<TargetSeries> series, common::Clock& clock, LoopHooks hooks = {});
+       std::shared_ptr<TargetSeries> series, common::Clock& clock, LoopHooks hooks = {}, detect::Priors priors = {});
   ~Loop();  // does not stop the loop: call stop()
   Loop(const Loop&) = delete;
   Loop& operator=(const Loop&) = delete;
