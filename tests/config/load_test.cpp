@@ -360,6 +360,56 @@ TEST_CASE("goroutineleak: the runtime's proof beside a goroutine job, auto every
   CHECK(c.scrape_configs[3].goroutineleak.poll == LeakProofPoll::never);
 }
 
+TEST_CASE("debug2: adaptive debug=2 beside debug1 and debug0 jobs, every 10m by default", "[config]") {
+  const LoadResult r = load_string(R"(scrape_configs:
+  - job_name: plain
+    static_configs: [{targets: ["127.0.0.1:6060"]}]
+  - job_name: tuned
+    format: debug0
+    debug2: {interval: 30m, min_interval: 2m, max_goroutines: 500, max_bytes: 4MiB}
+    static_configs: [{targets: ["127.0.0.1:6060"]}]
+  - job_name: off
+    debug2: {interval: 0s}
+    static_configs: [{targets: ["127.0.0.1:6060"]}]
+  - job_name: every_poll_is_debug2
+    format: debug2
+    static_configs: [{targets: ["127.0.0.1:6060"]}]
+  - job_name: leaks
+    profile: goroutineleak
+    static_configs: [{targets: ["127.0.0.1:6060"]}]
+)",
+                                   "inline");
+  const Config& c = loaded(r);
+  REQUIRE(c.scrape_configs.size() == 5);
+  const auto& plain = c.scrape_configs[0].debug2;
+  CHECK(plain.interval == leakwatch::common::Duration{10 * 60'000});
+  CHECK(plain.min_interval == leakwatch::common::Duration{60'000});
+  CHECK(plain.max_goroutines == 10'000);
+  CHECK(plain.max_bytes == 16u << 20);
+  const auto& tuned = c.scrape_configs[1].debug2;
+  CHECK(tuned.interval == leakwatch::common::Duration{30 * 60'000});
+  CHECK(tuned.min_interval == leakwatch::common::Duration{2 * 60'000});
+  CHECK(tuned.max_goroutines == 500);
+  CHECK(tuned.max_bytes == 4u << 20);
+  for (std::size_t i : {2, 3, 4}) CHECK(c.scrape_configs[i].debug2.interval.count() == 0);
+
+  const LoadResult bad = load_string(R"(scrape_configs:
+  - job_name: app
+    debug2: {interval: soon, max_goroutines: 0, every: 1m}
+    static_configs: [{targets: ["127.0.0.1:6060"]}]
+)",
+                                     "inline");
+  std::vector<std::string> got;
+  for (const auto& d : rejected(bad)) got.push_back(d.to_string());
+  CHECK(got == std::vector<std::string>{
+                   "inline:3:24: job \"app\": debug2: interval: invalid duration \"soon\"; expected a number with a "
+                   "unit (ms, s, m, h, d, w, y), largest unit first, e.g. 15s or 1m30s",
+                   "inline:3:46: job \"app\": debug2: max_goroutines: expected a whole number from 1 to 100000000, got "
+                   "\"0\"",
+                   "inline:3:49: job \"app\": debug2: unknown key \"every\"; allowed: interval, min_interval, "
+                   "max_goroutines, max_bytes"});
+}
+
 TEST_CASE("detection settings: global defaults, and a job's keys applied over them", "[config]") {
   using leakwatch::detect::Method;
   const LoadResult r = load_file(kDir + "detection.good.yml");

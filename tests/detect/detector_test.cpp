@@ -271,6 +271,69 @@ TEST_CASE("goroutines in network I/O do not make a leak alert however they grow"
   CHECK(d.top_stacks()[0].slope_per_second * 60 == Approx(3).epsilon(0.05));
 }
 
+namespace {
+
+const std::vector<pprof::Frame> kNetpoll{{"internal/poll.runtime_pollWait", "/go/src/runtime/netpoll.go", 305},
+                                         {"internal/poll.(*pollDesc).wait", "/go/src/internal/poll/fd.go", 84},
+                                         {"net.(*conn).Read", "/go/src/net/net.go", 183}};
+
+// A group in I/O wait as debug=2 shows it: with states and its oldest goroutine's wait minutes.
+pprof::StackGroup io_group(std::uint64_t count, std::uint32_t oldest_minutes) {
+  pprof::StackGroup g = group("main.readReply", count, 40, kNetpoll);
+  g.states = {{"IO wait", count}};
+  g.wait_minutes.max_minutes = oldest_minutes;
+  return g;
+}
+
+}  // namespace
+
+TEST_CASE("goroutines in I/O wait leak when debug=2 shows the oldest of them waiting ever longer", "[detect]") {
+  // Reads without a deadline on peers that went silent, 3 a minute from minute 40: every 10th poll (2.5 min)
+  // is debug=2, whose oldest wait grows with the time since the leak began (the runtime's clock lags by up to
+  // two minutes).
+  TargetDetector d{detect::Options{}};
+  std::mt19937 rng(5);
+  std::poisson_distribution<int> load(100);
+  int poll = 0;
+  const auto events = run(d, 0, 120, [&](double m) {
+    const double age = std::max(0.0, m - 40);
+    const auto count = static_cast<std::uint64_t>(5 + 3 * age);
+    std::vector<pprof::StackGroup> g{group("main.worker", static_cast<std::uint64_t>(load(rng)), 20)};
+    if (poll++ % 10 == 0) {
+      g.push_back(io_group(count, static_cast<std::uint32_t>(std::max(0.0, age - 2))));
+    } else {
+      g.push_back(group("main.readReply", count, 40, kNetpoll));
+    }
+    return g;
+  });
+  const Event* firing = first(events, Scope::stack, Transition::firing);
+  REQUIRE(firing != nullptr);
+  CHECK(firing->function == "main.readReply");
+  CHECK(minute_of(*firing) > 40);
+  CHECK(minute_of(*firing) < 40 + 50);
+}
+
+TEST_CASE("keep-alive connections in I/O wait never leak: their waits restart with each request", "[detect]") {
+  // A connection pool growing with demand (the same growth as above), each connection used every few
+  // minutes: debug=2 shows the oldest wait at a few minutes, never growing with the window.
+  TargetDetector d{detect::Options{}};
+  int poll = 0;
+  std::vector<Event> events = run(d, 0, 120, [&](double m) {
+    const auto count = static_cast<std::uint64_t>(5 + 3 * std::max(0.0, m - 40));
+    if (poll++ % 10 == 0) return std::vector<pprof::StackGroup>{io_group(count, 4)};
+    return std::vector<pprof::StackGroup>{group("main.readReply", count, 40, kNetpoll)};
+  });
+  CHECK(first(events, Scope::stack, Transition::pending) == nullptr);
+  // Nor an I/O group seen only through debug=1: nothing shows that its goroutines stay.
+  TargetDetector plain{detect::Options{}};
+  events = run(plain, 0, 120, [&](double m) {
+    return std::vector<pprof::StackGroup>{
+        group("main.readReply", static_cast<std::uint64_t>(5 + 3 * std::max(0.0, m - 40)), 40, kNetpoll)};
+  });
+  CHECK(first(events, Scope::stack, Transition::pending) == nullptr);
+  CHECK(plain.wants_wait_evidence());  // a candidate in I/O: the loop asks for debug=2 sooner
+}
+
 TEST_CASE("exported stacks are bounded and the rest is summed", "[detect]") {
   detect::Options o;
   o.max_stack_series = 5;

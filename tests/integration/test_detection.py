@@ -18,6 +18,7 @@ from harness import IntegrationTest, config, job
 FAST = {"window": "2m", "min_duration": "15s", "min_samples": 8, "for": "5s", "warmup": "0s",
         "max_stack_series": 3, "goroutine_limit": 100000}
 NO_PROOF = {"poll": "never"}
+DEBUG2 = {"interval": "5s", "min_interval": "2s"}
 
 
 class Detection(IntegrationTest):
@@ -26,8 +27,9 @@ class Detection(IntegrationTest):
                                     "-leak-batch", "1", name="leaking")
         healthy = self.start_target("leaky", "-baseline", "20", "-kind", "chansend", name="healthy")
         # The trend alone: leaky's emulated goroutineleak profile would otherwise prove the leak at once.
+        # debug=2 every 5 s (and while a group is pending, every 2 s) instead of debug=1: the same detection.
         jobs = [job("shop", [leaking.addr, healthy.addr], interval="1s", timeout="900ms",
-                    goroutineleak=NO_PROOF)]
+                    goroutineleak=NO_PROOF, debug2=DEBUG2)]
         cfg = config(*jobs, detection=FAST)
         d = self.start_daemon(cfg)
         leak = dict(service="shop", target=leaking.addr)
@@ -47,6 +49,13 @@ class Detection(IntegrationTest):
         self.assertLess(growth, 6)
         self.assertLess(harness.value(m, "leakwatch_stack_trend_p_value", function="main.leakChanSend", **leak),
                         0.01)
+        # Some of those polls were debug=2, read like the others (the healthy target too, on its schedule).
+        for sel in (leak, calm):
+            self.assertGreaterEqual(harness.value(m, "leakwatch_profile_fetches_total", 0.0, profile="goroutine",
+                                                  format="debug2", **sel), 1, sel)
+            self.assertGreaterEqual(harness.value(m, "leakwatch_profile_fetches_total", 0.0, profile="goroutine",
+                                                  format="debug1", **sel), 1, sel)
+            self.assertEqual(harness.value(m, "leakwatch_scrapes_total", result="parse_error", **sel), 0, sel)
         # The total grows because of that stack, so its alert follows.
         self.wait_metric(d, "leakwatch_goroutines_alert_state", lambda v: v == 2, timeout=30, **leak)
         eta = d.value("leakwatch_goroutines_limit_eta_seconds", **leak)
@@ -70,7 +79,7 @@ class Detection(IntegrationTest):
 
         # A reload that drops the leaking target removes its detection series too.
         self.write_config(config(job("shop", [healthy.addr], interval="1s", timeout="900ms",
-                                     goroutineleak=NO_PROOF), detection=FAST))
+                                     goroutineleak=NO_PROOF, debug2=DEBUG2), detection=FAST))
         d.proc.signal(signal.SIGHUP)
         harness.wait_until(lambda: not harness.select(d.metrics(), "leakwatch_stack_goroutines", **leak),
                            timeout=15, desc="the removed target's stack series to go")

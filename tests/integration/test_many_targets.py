@@ -159,7 +159,7 @@ http {{
             f.write(harness.to_yaml(self.config_for(1, 1)) + "\n")
         start = time.monotonic()
         d.proc.signal(signal.SIGHUP)
-        harness.wait_until(lambda: targets(d.metrics()) == 1, 30, "the reload to leave 1 target", 0.2)
+        harness.wait_until(lambda: targets(d.metrics()) == 1, 45, "the reload to leave 1 target", 0.2)
         removed_in = time.monotonic() - start
         harness.wait_until(lambda: len(harness.select(d.metrics(), "leakwatch_goroutines")) == 1, 30,
                            "the removed targets' series to go", 0.2)
@@ -167,7 +167,10 @@ http {{
         scraper.join(15)
         print(f"removed {TARGETS - 1} targets in {removed_in:.2f} s; slowest /metrics {slowest[0]:.2f} s")
         self.assertEqual(failures, [])
-        self.assertLess(removed_in, 15)
+        # Linear removal takes seconds (the test's own parsing of /metrics included); removing series one by one
+        # from a prometheus::Family, as before, took more than 25 minutes. The bound is generous for a
+        # loaded machine, not a benchmark.
+        self.assertLess(removed_in, 40)
         self.assertLess(slowest[0], 5)
         self.assertEqual(d.proc.stop(), 0)
 

@@ -36,6 +36,7 @@ class FakeFetcher : public common::Fetcher {
     std::deque<common::FetchResult> script;
     std::vector<common::SteadyTime> calls;  // the clock's time at each fetch
     std::vector<std::string> targets;       // what each fetch asked for
+    std::vector<std::uint64_t> limits;      // ... and with which body limit (0: the fetcher's)
     std::vector<common::SteadyTime> deadlines;
     std::function<void(common::FetchResult)> pending;
     int cancels = 0;
@@ -45,10 +46,11 @@ class FakeFetcher : public common::Fetcher {
   FakeFetcher(asio::io_context& io, common::ManualClock& clock, std::shared_ptr<Shared> shared)
       : io_(io), clock_(clock), shared_(std::move(shared)) {}
 
-  void fetch(std::string_view target, common::SteadyTime deadline,
+  void fetch(const common::FetchRequest& request, common::SteadyTime deadline,
              std::function<void(common::FetchResult)> done) override {
     shared_->calls.push_back(clock_.steady_now());
-    shared_->targets.emplace_back(target);
+    shared_->targets.emplace_back(request.target);
+    shared_->limits.push_back(request.body_limit);
     shared_->deadlines.push_back(deadline);
     if (shared_->script.empty()) {
       shared_->pending = std::move(done);
@@ -266,7 +268,7 @@ TEST_CASE("loop: stop during a poll cancels the fetch and records nothing", "[sc
 
 TEST_CASE("loop: an exception in the poll path ends the loop, removes its series and reports it", "[scrape]") {
   struct Throwing : common::Fetcher {
-    void fetch(std::string_view, common::SteadyTime, std::function<void(common::FetchResult)>) override {
+    void fetch(const common::FetchRequest&, common::SteadyTime, std::function<void(common::FetchResult)>) override {
       throw std::runtime_error("boom");
     }
     void cancel() noexcept override {}
@@ -343,7 +345,8 @@ TEST_CASE("loop: the runtime's proof follows the first poll, then every proof in
   CHECK(f.has("leakwatch_leaked_stack_groups{" + kLabels + "} 1"));
   CHECK(f.has("leakwatch_goroutineleak_offered{" + kLabels + "} 1"));
   CHECK(f.has("leakwatch_goroutineleak_scrapes_total{" + kLabels + ",result=\"success\"} 1"));
-  CHECK(f.has("leakwatch_goroutineleak_scrapes_total{" + kLabels + ",result=\"not_offered\"} 0"));
+  CHECK(f.metrics().find("leakwatch_goroutineleak_scrapes_total{" + kLabels + ",result=\"not_offered\"}") ==
+        std::string::npos);  // results appear when they occur
   CHECK(f.has("leakwatch_profile_fetches_total{" + kLabels + ",profile=\"goroutine\",format=\"debug1\"} 1"));
   CHECK(f.has("leakwatch_profile_fetches_total{" + kLabels + ",profile=\"goroutineleak\",format=\"debug1\"} 1"));
   CHECK(f.has("leakwatch_profile_fetch_bytes_total{" + kLabels + ",profile=\"goroutineleak\",format=\"debug1\"} " +
@@ -379,10 +382,11 @@ TEST_CASE("loop: a 404 for the proof is 'not offered' with poll: auto, an error 
     REQUIRE(f.fetches->targets.size() == 2);
     const bool auto_detect = poll == scrape::LeakProofSettings::Poll::auto_detect;
     CHECK(f.has("leakwatch_goroutineleak_offered{" + kLabels + "} " + (auto_detect ? "0" : "1")));
-    CHECK(f.has("leakwatch_goroutineleak_scrapes_total{" + kLabels + ",result=\"not_offered\"} " +
-                (auto_detect ? "1" : "0")));
-    CHECK(f.has("leakwatch_goroutineleak_scrapes_total{" + kLabels + ",result=\"http_error\"} " +
-                (auto_detect ? "0" : "1")));
+    const std::string result = auto_detect ? "not_offered" : "http_error";
+    const std::string other = auto_detect ? "http_error" : "not_offered";
+    CHECK(f.has("leakwatch_goroutineleak_scrapes_total{" + kLabels + ",result=\"" + result + "\"} 1"));
+    CHECK(f.metrics().find("leakwatch_goroutineleak_scrapes_total{" + kLabels + ",result=\"" + other + "\"}") ==
+          std::string::npos);
     // The goroutine job itself is fine either way, and there is no proof to report.
     CHECK(f.has("leakwatch_scrape_success{" + kLabels + "} 1"));
     CHECK(f.metrics().find("leakwatch_leaked_goroutines{") == std::string::npos);
@@ -455,4 +459,67 @@ TEST_CASE("loop: it starts from the workload's priors and hands what it knows on
   // The signature the target never showed keeps its prior (the poll was too short to judge it).
   REQUIRE(finished[0].count(0x1234) == 1);
   CHECK(finished[0].at(0x1234).instances == 2);
+}
+
+namespace {
+
+scrape::LoopSettings with_debug2() {
+  scrape::LoopSettings s = settings();
+  s.debug2.interval = common::Duration{60'000};
+  s.debug2.min_interval = common::Duration{20'000};
+  s.debug2.max_goroutines = 1000;
+  s.debug2.max_bytes = 1 << 20;
+  s.debug2.target = "/debug/pprof/goroutine?debug=2";
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("loop: debug=2 replaces the job's format every debug2 interval, within its size limit", "[scrape]") {
+  Fixture f(with_debug2());
+  const std::string d1 = read_testdata("patterns.debug1.txt");
+  for (int i = 0; i < 6; ++i) f.fetches->script.push_back(ok(d1));
+  f.fetches->script.push_back(ok(read_testdata("patterns.debug2.txt")));
+  f.loop->start();
+  for (int i = 0; i < 7; ++i) f.next_tick();
+  REQUIRE(f.fetches->targets.size() == 7);
+  for (int i = 0; i < 6; ++i) CHECK(f.fetches->targets[i] == "/debug/pprof/goroutine?debug=1");
+  CHECK(f.fetches->targets[6] == "/debug/pprof/goroutine?debug=2");  // 60 s after the first poll
+  CHECK(f.fetches->limits[0] == 0);
+  CHECK(f.fetches->limits[6] == 1u << 20);
+  CHECK(f.has("leakwatch_scrapes_total{" + kLabels + ",result=\"success\"} 7"));
+  CHECK(f.has("leakwatch_goroutines{" + kLabels + "} 63"));  // the same process, read from debug=2
+  CHECK(f.has("leakwatch_profile_fetches_total{" + kLabels + ",profile=\"goroutine\",format=\"debug1\"} 6"));
+  CHECK(f.has("leakwatch_profile_fetches_total{" + kLabels + ",profile=\"goroutine\",format=\"debug2\"} 1"));
+  CHECK(f.crashes.empty());
+}
+
+TEST_CASE("loop: a failed debug=2 poll falls back to the job's format at once; big targets get none", "[scrape]") {
+  {
+    Fixture f(with_debug2());
+    const std::string d1 = read_testdata("patterns.debug1.txt");
+    for (int i = 0; i < 6; ++i) f.fetches->script.push_back(ok(d1));
+    f.fetches->script.push_back(failed(common::Outcome::too_large));  // debug=2 over max_bytes
+    f.fetches->script.push_back(ok(d1));
+    f.loop->start();
+    for (int i = 0; i < 7; ++i) f.next_tick();
+    REQUIRE(f.fetches->targets.size() == 8);
+    CHECK(f.fetches->targets[6] == "/debug/pprof/goroutine?debug=2");
+    CHECK(f.fetches->targets[7] == "/debug/pprof/goroutine?debug=1");
+    CHECK(f.fetches->calls[7] == f.fetches->calls[6]);  // the same tick
+    CHECK(f.has("leakwatch_scrapes_total{" + kLabels + ",result=\"success\"} 7"));
+    CHECK(f.has("leakwatch_scrapes_total{" + kLabels + ",result=\"too_large\"} 0"));
+    CHECK(f.has("leakwatch_scrape_success{" + kLabels + "} 1"));
+    CHECK(f.has("leakwatch_profile_fetches_total{" + kLabels + ",profile=\"goroutine\",format=\"debug2\"} 1"));
+  }
+  {
+    scrape::LoopSettings s = with_debug2();
+    s.debug2.max_goroutines = 50;  // patterns.debug1.txt holds 63
+    Fixture f(s);
+    for (int i = 0; i < 8; ++i) f.fetches->script.push_back(ok(read_testdata("patterns.debug1.txt")));
+    f.loop->start();
+    for (int i = 0; i < 8; ++i) f.next_tick();
+    REQUIRE(f.fetches->targets.size() == 8);
+    for (const auto& t : f.fetches->targets) CHECK(t == "/debug/pprof/goroutine?debug=1");
+  }
 }

@@ -262,7 +262,7 @@ namespace {
 
 // Throws from the fetch itself: what a bug in the poll path looks like to the loop.
 struct ThrowingFetcher : common::Fetcher {
-  void fetch(std::string_view, common::SteadyTime, std::function<void(common::FetchResult)>) override {
+  void fetch(const common::FetchRequest&, common::SteadyTime, std::function<void(common::FetchResult)>) override {
     throw std::runtime_error("injected failure");
   }
   void cancel() noexcept override {}

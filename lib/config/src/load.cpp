@@ -47,10 +47,11 @@ constexpr auto kProfileNames = [] {
 constexpr std::array<std::string_view, 2> kTopKeys{"global", "scrape_configs"};
 constexpr std::array<std::string_view, 6> kGlobalKeys{"scrape_interval",      "scrape_timeout",   "body_size_limit",
                                                       "max_frames_per_stack", "max_stack_groups", "detection"};
-constexpr std::array<std::string_view, 14> kScrapeKeys{
+constexpr std::array<std::string_view, 15> kScrapeKeys{
     "job_name",       "scheme",          "profile",    "profile_path",   "format",          "scrape_interval",
     "scrape_timeout", "body_size_limit", "tls_config", "static_configs", "file_sd_configs", "kubernetes_sd_configs",
-    "detection",      "goroutineleak"};
+    "detection",      "goroutineleak",   "debug2"};
+constexpr std::array<std::string_view, 4> kDebug2Keys{"interval", "min_interval", "max_goroutines", "max_bytes"};
 constexpr std::array<std::string_view, 3> kLeakProofKeys{"poll", "interval", "path"};
 constexpr std::array<std::pair<std::string_view, LeakProofPoll>, 3> kLeakProofPolls{
     {{"auto", LeakProofPoll::auto_detect}, {"always", LeakProofPoll::always}, {"never", LeakProofPoll::never}}};
@@ -626,6 +627,8 @@ class Decoder {
       } else if (e.name == "goroutineleak") {
         leak_proof_entry = &e;
         decode_leak_proof(e, prefix, job.goroutineleak);
+      } else if (e.name == "debug2") {
+        decode_debug2(e, prefix, job.debug2);
       }
     }
     if (!job_name_seen) error(position_of(item), index_prefix + "job_name is required");
@@ -652,6 +655,10 @@ class Decoder {
                   "format: debug2 cannot be used with profile: goroutineleak (its debug=2 output lists every "
                   "goroutine, not only the leaked ones); use debug1 or debug0");
       }
+    }
+    // Only a debug1 or debug0 goroutine job has anything to add debug=2 polls to.
+    if (job.profile != pprof::ProfileKind::goroutine || job.format == pprof::Format::debug2) {
+      job.debug2.interval = Duration{0};
     }
     if (job.body_size_limit == 0 && global.body_size_limit) job.body_size_limit = *global.body_size_limit;
     decode_job_timing(interval_entry, timeout_entry, global, prefix, job);
@@ -700,6 +707,23 @@ class Decoder {
       if (interval) check_timeout(*timeout_entry, *timeout.value, *interval, interval_inherited, prefix);
     } else if (!timeout.bad && interval && global.timeout) {
       job.scrape_timeout = std::min(*global.timeout, *interval);
+    }
+  }
+
+  void decode_debug2(const Entry& section, const std::string& job_prefix, Debug2Config& d) {
+    if (section.value.IsNull()) return;
+    if (!expect(section, YAML::NodeType::Map, "a mapping", job_prefix)) return;
+    const std::string prefix = job_prefix + "debug2: ";
+    for (const Entry& e : known(entries(section.value, prefix), kDebug2Keys, prefix)) {
+      if (e.name == "interval") {
+        if (const Read<Duration> r = duration_or_zero_field(e, prefix); r.value) d.interval = *r.value;
+      } else if (e.name == "min_interval") {
+        if (const Read<Duration> r = duration_field(e, prefix); r.value) d.min_interval = *r.value;
+      } else if (e.name == "max_goroutines") {
+        if (const Read<std::uint64_t> r = count_field(e, 100'000'000, prefix); r.value) d.max_goroutines = *r.value;
+      } else if (e.name == "max_bytes") {
+        if (const Read<std::uint64_t> r = size_field(e, prefix); r.value) d.max_bytes = *r.value;
+      }
     }
   }
 

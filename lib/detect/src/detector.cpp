@@ -9,9 +9,10 @@ namespace {
 
 double seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
 
-// Goroutines parked on a synchronisation primitive can stay there forever; those in I/O, sleeping, in a
-// syscall or running are doing something and are not what a goroutine leak looks like. `unknown` is kept:
-// debug=1 hides the runtime frames that tell a channel wait from a select.
+// Goroutines parked on a synchronisation primitive can stay there forever, and growth there is evidence
+// enough; those in I/O, sleeping or in a syscall may be doing their job (a keep-alive connection, a ticker
+// loop) and leak only when debug=2 shows that they stay (stuck()); running ones never leak. `unknown` is
+// kept: debug=1 hides the runtime frames that tell a channel wait from a select.
 bool can_leak(pprof::WaitClass c) {
   switch (c) {
     case pprof::WaitClass::io_wait:
@@ -118,8 +119,12 @@ void TargetDetector::update_stacks(double t, const pprof::Profile& profile) {
     Stack& s = it->second;
     s.absent = 0;
     s.wait_class = g.wait_class;
-    s.has_wait_data = !g.states.empty();
-    s.max_wait_minutes = g.wait_minutes.max_minutes;
+    if (!g.states.empty()) {  // a debug=2 sample: the newest wait observation, the last one kept
+      s.prev_wait_t = s.wait_t;
+      s.prev_wait_minutes = s.max_wait_minutes;
+      s.wait_t = t;
+      s.max_wait_minutes = g.wait_minutes.max_minutes;
+    }
     s.window.push({t, static_cast<double>(g.count)});
     s.history.push(t, static_cast<double>(g.count));
     s.status.count = static_cast<double>(g.count);
@@ -161,8 +166,10 @@ void TargetDetector::update_stacks(double t, const pprof::Profile& profile) {
     stacks_.erase(quiet[q++].second);
     Stack& s = track(*g);
     s.wait_class = g->wait_class;
-    s.has_wait_data = !g->states.empty();
-    s.max_wait_minutes = g->wait_minutes.max_minutes;
+    if (!g->states.empty()) {
+      s.wait_t = t;
+      s.max_wait_minutes = g->wait_minutes.max_minutes;
+    }
     s.window.push({t, static_cast<double>(g->count)});
     s.history.push(t, static_cast<double>(g->count));
     s.status.count = static_cast<double>(g->count);
@@ -178,7 +185,7 @@ Priors TargetDetector::priors() const {
   // their prior (the growth did not repeat). Shorter ones (a crash loop) leave the priors as they were.
   const bool judged = last_t_ - start_ >= seconds(options_.window) / 2;
   for (const auto& [sig, s] : stacks_) {
-    if (s.candidate && (s.pace_since >= 0 || s.pace_estimate) && can_leak(s.wait_class)) {
+    if (s.candidate && (s.pace_since >= 0 || s.pace_estimate) && may_leak(s)) {
       const auto it = priors_.find(sig);
       out[sig] = Recurrence{(it == priors_.end() ? 0 : it->second.instances) + 1, last_t_};
     } else if (judged) {
@@ -289,7 +296,7 @@ void TargetDetector::evaluate_all(double t, std::vector<Event>& events) {
     } else if (s.pace_since < 0) {
       s.pace_since = t;
     }
-    if (verdict.candidate && can_leak(s.wait_class)) {
+    if (verdict.candidate && may_leak(s)) {
       explained += verdict.slope;
       if (paced(s, t)) explained_pacing += verdict.slope;
     }
@@ -328,11 +335,11 @@ void TargetDetector::evaluate_all(double t, std::vector<Event>& events) {
     const Recurrence* prior = recurrence(sig);
     if (!seed_) {
       // A group without frames (nothing symbolized) has no code location an alert could name.
-      condition = (!warm || prior != nullptr) && s.candidate && can_leak(s.wait_class) && !s.status.function.empty();
+      condition = (!warm || prior != nullptr) && s.candidate && may_leak(s) && !s.status.function.empty();
       // debug=2: the group's oldest goroutine has been blocked through at least half of the window's
       // growth, so these goroutines demonstrably stay put; that is evidence enough to halve `for`.
       const double covered = s.window.empty() ? 0 : s.window.back().t - s.window.front().t;
-      if (condition && s.has_wait_data && covered > 0 && s.max_wait_minutes * 60.0 >= covered / 2) {
+      if (condition && s.wait_t > 0 && covered > 0 && s.max_wait_minutes * 60.0 >= covered / 2) {
         stack_for /= 2;
       }
     }
@@ -357,6 +364,35 @@ void TargetDetector::evaluate_all(double t, std::vector<Event>& events) {
       ++it;
     }
   }
+}
+
+// Goroutines in I/O, sleep or a syscall that demonstrably stay: of the last two debug=2 observations (a
+// minute or more apart), the later shows the group's oldest wait through half the window's growth (and at
+// least min_duration), and the oldest wait grew with the time between them (less the two minutes the
+// runtime's wait clock may lag: it is stamped by the GC and printed in whole minutes). A keep-alive
+// connection's wait restarts with each request and a ticker loop's with each tick; a goroutine that never
+// leaves keeps counting.
+bool TargetDetector::stuck(const Stack& s) const {
+  if (s.wait_t <= 0 || s.prev_wait_t <= 0 || s.window.empty()) return false;
+  const double apart = s.wait_t - s.prev_wait_t;
+  const double settle = seconds(options_.min_duration);
+  const double covered = s.window.back().t - s.window.front().t;
+  const double oldest = s.max_wait_minutes * 60.0;
+  return apart >= 60 && oldest >= std::max(settle, covered / 2) &&
+         (static_cast<double>(s.max_wait_minutes) - s.prev_wait_minutes) * 60.0 >= apart - 120;
+}
+
+bool TargetDetector::may_leak(const Stack& s) const {
+  if (can_leak(s.wait_class)) return true;
+  return s.wait_class != pprof::WaitClass::running && stuck(s);
+}
+
+bool TargetDetector::wants_wait_evidence() const {
+  for (const auto& [sig, s] : stacks_) {
+    if (s.alert.state() == AlertState::pending) return true;
+    if (s.candidate && !can_leak(s.wait_class) && s.wait_class != pprof::WaitClass::running && !stuck(s)) return true;
+  }
+  return false;
 }
 
 // Keeping pace is tested again at every poll, so a chance run of arrivals could pass once: it must hold for

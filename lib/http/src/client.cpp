@@ -27,6 +27,7 @@
 
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <optional>
 #include <vector>
 
@@ -436,9 +437,12 @@ class HttpFetcher final : public common::Fetcher {
               std::shared_ptr<Resolver> resolver)
       : client_(io, std::move(endpoint), std::move(tls), std::move(resolver)), request_(std::move(request)) {}
 
-  void fetch(std::string_view target, SteadyTime deadline, std::function<void(common::FetchResult)> done) override {
-    request_.target = target;  // headers and limits stay the job's
-    client_.get(request_, deadline, std::move(done));
+  void fetch(const common::FetchRequest& request, SteadyTime deadline,
+             std::function<void(common::FetchResult)> done) override {
+    Request r = request_;  // the job's headers; the fetch's target and, if it sets one, its limit
+    r.target = request.target;
+    if (request.body_limit != 0) r.body_limit = std::min(request.body_limit, request_.body_limit);
+    client_.get(std::move(r), deadline, std::move(done));
   }
   void cancel() noexcept override { client_.cancel(); }
 

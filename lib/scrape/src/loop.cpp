@@ -46,6 +46,8 @@ class Loop::Impl : public std::enable_shared_from_this<Impl> {
       self->scheduled_ = first_tick(self->clock_.steady_now(), self->clock_.system_now(), s.interval,
                                     schedule_offset(s.service + "/" + s.target, s.interval));
       self->next_proof_ = self->scheduled_;  // the proof with the first poll, then every proof interval
+      self->last_debug2_ = self->scheduled_;
+      self->next_debug2_ = self->scheduled_ + s.debug2.interval;
       self->wait();
     });
   }
@@ -85,22 +87,44 @@ class Loop::Impl : public std::enable_shared_from_this<Impl> {
 
   void on_tick() {
     if (stopping_) return finish();
-    guarded([this] {
-      state_ = State::fetching;
-      const auto started = clock_.steady_now();
-      fetcher_->fetch(settings_.request.target, started + settings_.timeout,
-                      [self = shared_from_this(), started](common::FetchResult r) {
-                        asio::post(self->strand_, [self, started, r = std::move(r)]() mutable {
-                          self->on_fetched(started, std::move(r));
-                        });
-                      });
-    });
+    guarded([this] { fetch_profile(debug2_due()); });
   }
 
-  void on_fetched(common::SteadyTime started, common::FetchResult fetched) {
+  // debug=2 instead of the job's format this tick: every debug2.interval, and sooner (at most every
+  // min_interval) while detection wants the wait minutes only debug=2 has; never for a target whose last
+  // profile held more than max_goroutines (the runtime stops the world while it writes each goroutine).
+  bool debug2_due() const {
+    const Debug2Settings& d = settings_.debug2;
+    if (d.interval.count() <= 0 || last_goroutines_ > d.max_goroutines) return false;
+    const auto now = clock_.steady_now();
+    if (now >= next_debug2_) return true;
+    return now >= last_debug2_ + d.min_interval && detector_.wants_wait_evidence();
+  }
+
+  void fetch_profile(bool debug2) {
+    state_ = State::fetching;
+    const auto started = clock_.steady_now();
+    common::FetchRequest request{settings_.request.target, 0};
+    if (debug2) {
+      last_debug2_ = started;
+      next_debug2_ = started + settings_.debug2.interval;
+      request = {settings_.debug2.target, settings_.debug2.max_bytes};
+    }
+    fetcher_->fetch(request, started + settings_.timeout,
+                    [self = shared_from_this(), started, debug2](common::FetchResult r) {
+                      asio::post(self->strand_, [self, started, debug2, r = std::move(r)]() mutable {
+                        self->on_fetched(started, debug2, std::move(r));
+                      });
+                    });
+  }
+
+  void on_fetched(common::SteadyTime started, bool debug2, common::FetchResult fetched) {
     if (stopping_) return finish();  // cancelled by stop(): not a failure of the target
     guarded([&] {
-      const bool ok = record(started, std::move(fetched));
+      // A debug=2 poll that fails (too large, too slow, refused) costs only itself: the job's own format is
+      // fetched at once, and that poll is what counts.
+      if (debug2 && !record_debug2(started, fetched)) return fetch_profile(false);
+      const bool ok = debug2 || record(started, std::move(fetched));
       // The proof follows a good poll on the same connection: its groups join the profile just read, and a
       // target that is down is not asked twice.
       if (ok && settings_.leak_proof.poll != LeakProofSettings::Poll::never && clock_.steady_now() >= next_proof_) {
@@ -118,7 +142,7 @@ class Loop::Impl : public std::enable_shared_from_this<Impl> {
   void fetch_proof() {
     const auto started = clock_.steady_now();
     next_proof_ = started + settings_.leak_proof.interval;
-    fetcher_->fetch(settings_.leak_proof.target, started + settings_.timeout,
+    fetcher_->fetch(common::FetchRequest{settings_.leak_proof.target, 0}, started + settings_.timeout,
                     [self = shared_from_this(), started](common::FetchResult r) {
                       asio::post(self->strand_, [self, started, r = std::move(r)]() mutable {
                         self->on_proof_fetched(started, std::move(r));
@@ -138,6 +162,46 @@ class Loop::Impl : public std::enable_shared_from_this<Impl> {
     return std::chrono::duration<double>(clock_.steady_now() - start).count();
   }
 
+  // A debug=2 poll: recorded as a poll when it succeeds (returns true); else only its cost, and false.
+  bool record_debug2(common::SteadyTime started, common::FetchResult& fetched) {
+    detect::ProfileSettings profile = settings_.profile;
+    profile.format = pprof::Format::debug2;
+    std::string why = fetched.error;
+    if (fetched.outcome == Outcome::success) {
+      const double now = clock_.unix_seconds();
+      auto processed = detect::process_profile(fetched.body, profile, detector_, now);
+      series_->record_fetch_cost(profile.kind, pprof::Format::debug2, seconds_since(started), fetched.body.size());
+      if (processed) {
+        on_success(started, fetched.body.size(), *processed, now);
+        return true;
+      }
+      why = processed.error().message;
+    } else {
+      series_->record_fetch_cost(profile.kind, pprof::Format::debug2, seconds_since(started), fetched.body.size());
+    }
+    common::log(*log_, spdlog::level::debug, "debug2 poll failed, polling the job's format",
+                {Field{"job", settings_.service}, Field{"target", settings_.target},
+                 Field{"result", common::outcome_name(fetched.outcome)}, Field{"err", why}});
+    return false;
+  }
+
+  void on_success(common::SteadyTime started, std::size_t bytes, const detect::Processed& processed, double now) {
+    last_goroutines_ = processed.goroutines;
+    series_->record_success(seconds_since(started), bytes, processed.goroutines, processed.groups, now);
+    series_->record_detection(detector_);
+    if (!processed.truncation_reason.empty()) {
+      common::log(*log_, spdlog::level::debug, "profile truncated",
+                  {Field{"job", settings_.service}, Field{"target", settings_.target},
+                   Field{"reason", processed.truncation_reason}});
+    }
+    if (!last_ok_) {
+      common::log(*log_, spdlog::level::info, "target recovered",
+                  {Field{"job", settings_.service}, Field{"target", settings_.target}});
+    }
+    last_ok_ = true;
+    for (const detect::Event& e : processed.events) log_alert(e);
+  }
+
   // Returns whether the poll succeeded.
   bool record(common::SteadyTime started, common::FetchResult fetched) {
     const auto format = settings_.profile.format.value_or(pprof::Format::debug1);
@@ -146,20 +210,7 @@ class Loop::Impl : public std::enable_shared_from_this<Impl> {
       auto processed = detect::process_profile(fetched.body, settings_.profile, detector_, now);
       series_->record_fetch_cost(settings_.profile.kind, format, seconds_since(started), fetched.body.size());
       if (processed) {
-        series_->record_success(seconds_since(started), fetched.body.size(), processed->goroutines, processed->groups,
-                                now);
-        series_->record_detection(detector_);
-        if (!processed->truncation_reason.empty()) {
-          common::log(*log_, spdlog::level::debug, "profile truncated",
-                      {Field{"job", settings_.service}, Field{"target", settings_.target},
-                       Field{"reason", processed->truncation_reason}});
-        }
-        if (!last_ok_) {
-          common::log(*log_, spdlog::level::info, "target recovered",
-                      {Field{"job", settings_.service}, Field{"target", settings_.target}});
-        }
-        last_ok_ = true;
-        for (const detect::Event& e : processed->events) log_alert(e);
+        on_success(started, fetched.body.size(), *processed, now);
         return true;
       }
       fetched.outcome = Outcome::parse_error;
@@ -276,7 +327,10 @@ class Loop::Impl : public std::enable_shared_from_this<Impl> {
   // The proof's last outcome, for logging only its changes.
   enum class ProofState { unknown, ok, not_offered, failing } proof_state_ = ProofState::unknown;
   common::SteadyTime scheduled_{};
-  common::SteadyTime next_proof_{};  // the proof is due at the first poll at or after this
+  common::SteadyTime next_proof_{};   // the proof is due at the first poll at or after this
+  common::SteadyTime next_debug2_{};  // debug=2 is due at the first poll at or after this ...
+  common::SteadyTime last_debug2_{};  // ... or on demand, min_interval after the last one
+  std::uint64_t last_goroutines_ = 0;
   std::vector<std::function<void()>> on_stopped_;
 };
 

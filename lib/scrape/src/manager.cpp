@@ -61,6 +61,14 @@ LoopSettings settings_for(const config::Config& config, const config::ScrapeConf
     s.leak_proof.target = job.goroutineleak.path + pprof::debug_query(pprof::Format::debug1);
   }
   s.workload = workload_key(s.service, s.target, s.labels);
+  s.debug2.interval = job.debug2.interval;
+  s.debug2.min_interval = job.debug2.min_interval;
+  s.debug2.max_goroutines = job.debug2.max_goroutines;
+  s.debug2.max_bytes = job.debug2.max_bytes;
+  if (s.debug2.interval.count() > 0) {
+    s.debug2.target = (profile_path.empty() ? job.profile_path : profile_path) +
+                      pprof::debug_query(pprof::Format::debug2);
+  }
   return s;
 }
 

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -38,16 +39,22 @@ struct FetchResult {
   bool reused_connection = false;
 };
 
+// What one fetch asks for.
+struct FetchRequest {
+  std::string_view target;       // path and query, e.g. /debug/pprof/goroutine?debug=1
+  std::uint64_t body_limit = 0;  // the body's size limit (after inflating too); 0: the fetcher's own
+};
+
 class Fetcher {
  public:
   virtual ~Fetcher() = default;
-  // One fetch of `target` (path and query, e.g. /debug/pprof/goroutine?debug=1) from the fetcher's endpoint,
-  // bounded by `deadline`. The loop names the target on each call because it polls more than one profile of
-  // the same process (the goroutine profile, and the goroutineleak proof on a slower cadence) over one
-  // connection. `done` is called exactly once, from the fetcher's io_context and never from inside this call,
-  // also when cancel() ended the fetch (the result then says so). Never throws for network or protocol
-  // trouble: that is reported in the result. One fetch at a time.
-  virtual void fetch(std::string_view target, SteadyTime deadline, std::function<void(FetchResult)> done) = 0;
+  // One fetch of `request.target` from the fetcher's endpoint, bounded by `deadline`. The loop names the
+  // target on each call because it polls more than one profile of the same process over one connection (the
+  // goroutine profile; debug=2 of it on a slower cadence, with its own size limit; the goroutineleak proof). `done` is
+  // called exactly once, from the fetcher's io_context and never from inside this call, also when cancel() ended the
+  // fetch (the result then says so). Never throws for network or protocol trouble: that is reported in the result. One
+  // fetch at a time.
+  virtual void fetch(const FetchRequest& request, SteadyTime deadline, std::function<void(FetchResult)> done) = 0;
   // Aborts the fetch in progress, if any. Safe to call at any time from the fetcher's strand.
   virtual void cancel() noexcept = 0;
 };

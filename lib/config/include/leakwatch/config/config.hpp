@@ -106,6 +106,21 @@ struct LeakProofConfig {
   friend bool operator==(const LeakProofConfig&, const LeakProofConfig&) = default;
 };
 
+// Adaptive debug=2 beside a debug1 or debug0 job (`debug2:` in a job): debug=2 is the only format with each
+// goroutine's wait minutes (`[IO wait, 12 minutes]`), the evidence that goroutines in I/O, sleep or a
+// syscall never leave, but the runtime stops the world while it writes it and it grows with the goroutine
+// count. So it replaces the ordinary poll only now and then: every `interval`, and sooner (at most every
+// `min_interval`) while a group needs that evidence; never while the last profile held more than
+// `max_goroutines`, and its body is cut at `max_bytes` (the poll then falls back to the job's format).
+struct Debug2Config {
+  Duration interval{10 * 60'000};  // 0: never
+  Duration min_interval{60'000};
+  std::uint64_t max_goroutines = 10'000;
+  std::uint64_t max_bytes = 16ull << 20;
+
+  friend bool operator==(const Debug2Config&, const Debug2Config&) = default;
+};
+
 struct ScrapeConfig {
   std::string job_name;
   Scheme scheme = Scheme::http;
@@ -116,6 +131,8 @@ struct ScrapeConfig {
   pprof::Format format = pprof::Format::debug1;
   // profile: goroutine only (a goroutineleak job is the proof alone, without the trend).
   LeakProofConfig goroutineleak;
+  // format: debug1 or debug0 jobs of profile: goroutine (after load: interval 0 for the others).
+  Debug2Config debug2;
   Duration scrape_interval{0};        // after load: the global value if not set here
   Duration scrape_timeout{0};         // after load: the global value if not set here (capped at the interval)
   std::uint64_t body_size_limit = 0;  // after load: the global value if not set here

@@ -103,6 +103,10 @@ class TargetDetector {
   // or when the total is not heading there.
   std::optional<double> seconds_to_limit() const;
   std::size_t tracked_stacks() const noexcept { return stacks_.size(); }
+  // Whether a debug=2 profile would help now (the poll loop then asks for one sooner): a leak candidate in
+  // I/O, sleep or a syscall without debug=2 evidence that its goroutines stay, or a pending alert (debug=2
+  // evidence halves its `for`).
+  bool wants_wait_evidence() const;
   std::size_t memory_bytes() const noexcept;
   const Options& options() const noexcept { return options_; }
 
@@ -118,12 +122,16 @@ class TargetDetector {
   struct Stack : Series {
     explicit Stack(const Options& o);
     pprof::WaitClass wait_class = pprof::WaitClass::unknown;
-    bool has_wait_data = false;
     bool candidate = false;  // the last evaluate()'s verdict
     // pace()'s point estimate: the last quarter's growth at least pace_ratio of the first's, on at least
     // pace_min_arrivals (what an instance that ends too soon to show pace still says, for its priors).
     bool pace_estimate = false;
+    // The last two debug=2 observations of the group's oldest wait (its goroutines' "N minutes"), which
+    // debug=1 and debug=0 samples leave as they were: wait_t 0 means none.
     std::uint32_t max_wait_minutes = 0;
+    std::uint32_t prev_wait_minutes = 0;
+    double wait_t = 0;
+    double prev_wait_t = 0;
     std::uint32_t absent = 0;  // consecutive profiles without this group
     double peak = 0;           // the largest count since the series started (evaluate()'s `peak`)
     stats::History history;    // its whole life, coarsely (pace()); steps of min_duration / 5 at first
@@ -137,6 +145,8 @@ class TargetDetector {
   Stack& track(const pprof::StackGroup& g);  // a new series for group g (the caller ensures room)
   void evaluate_all(double t, std::vector<Event>& events);
   bool paced(const Stack& s, double t) const;
+  bool stuck(const Stack& s) const;
+  bool may_leak(const Stack& s) const;
   void emit(const Series& s, Scope scope, Transition tr, double t, std::vector<Event>& events) const;
 
   Options options_;

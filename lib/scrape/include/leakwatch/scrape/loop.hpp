@@ -34,6 +34,17 @@ struct LeakProofSettings {
   friend bool operator==(const LeakProofSettings&, const LeakProofSettings&) = default;
 };
 
+// Adaptive debug=2 beside a debug1 or debug0 job (config::Debug2Config, resolved for one target).
+struct Debug2Settings {
+  common::Duration interval{0};  // 0: never
+  common::Duration min_interval{60'000};
+  std::uint64_t max_goroutines = 10'000;
+  std::uint64_t max_bytes = 16ull << 20;
+  std::string target;  // path and query, e.g. /debug/pprof/goroutine?debug=2
+
+  friend bool operator==(const Debug2Settings&, const Debug2Settings&) = default;
+};
+
 struct LoopSettings {
   std::string service;  // job_name
   std::string target;   // host:port as configured
@@ -46,6 +57,7 @@ struct LoopSettings {
   http::TlsClientOptions tls;  // part of the settings so that a changed CA restarts the loop
   detect::Options detection;   // changed settings restart the loop, and with it the statistics
   LeakProofSettings leak_proof;
+  Debug2Settings debug2;
   std::string workload;  // workload_key(): whose priors the loop starts from and leaves behind
 
   friend bool operator==(const LoopSettings&, const LoopSettings&) = default;
