@@ -238,7 +238,7 @@ class Loop::Impl : public std::enable_shared_from_this<Impl> {
       auto processed = detect::process_leak_proof(fetched.body, proof, detector_, clock_.unix_seconds());
       series_->record_fetch_cost(proof.kind, *proof.format, seconds_since(started), bytes);
       if (processed) {
-        series_->record_leak_proof(Outcome::success, true, detector_);
+        series_->record_leak_proof(Outcome::success, true, false, detector_);
         series_->record_detection(detector_);
         if (proof_state_ != ProofState::ok) {
           common::log(*log_, spdlog::level::info, "goroutineleak profile read",
@@ -257,9 +257,9 @@ class Loop::Impl : public std::enable_shared_from_this<Impl> {
     // net/http/pprof answers 404 for a profile the runtime does not have (Go before 1.27, without the
     // experiment): with poll: auto that is the answer to "does it offer one?", not a failure.
     const bool offered = !(fetched.outcome == Outcome::http_error && fetched.status == 404);
-    series_->record_leak_proof(fetched.outcome, offered || settings_.leak_proof.poll == Poll::always, detector_);
-    const ProofState now = offered || settings_.leak_proof.poll == Poll::always ? ProofState::failing
-                                                                                : ProofState::not_offered;
+    const bool failed = offered || settings_.leak_proof.poll == Poll::always;
+    series_->record_leak_proof(fetched.outcome, offered, failed, detector_);
+    const ProofState now = failed ? ProofState::failing : ProofState::not_offered;
     if (now != proof_state_) {
       const auto level = now == ProofState::failing ? spdlog::level::warn : spdlog::level::info;
       common::log(*log_, level,

@@ -216,12 +216,13 @@ void TargetSeries::record_fetch_cost(pprof::ProfileKind kind, pprof::Format form
   c.bytes += body_bytes;
 }
 
-void TargetSeries::record_leak_proof(common::Outcome outcome, bool offered, const detect::TargetDetector& detector) {
+void TargetSeries::record_leak_proof(common::Outcome outcome, bool offered, bool failed,
+                                     const detect::TargetDetector& detector) {
   const auto leaked = detector.leaked_goroutines();
   std::lock_guard lock(mutex_);
   has_leak_proof_ = true;
   leak_offered_ = offered ? 1 : 0;
-  ++leak_scrapes_[offered ? static_cast<std::size_t>(outcome) : common::kAllOutcomes.size()];
+  ++leak_scrapes_[offered || failed ? static_cast<std::size_t>(outcome) : common::kAllOutcomes.size()];
   has_leaked_ = leaked.has_value();
   leaked_ = static_cast<double>(leaked.value_or(0));
   leaked_groups_ = static_cast<double>(detector.leaked_groups());

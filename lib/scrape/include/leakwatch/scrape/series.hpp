@@ -44,10 +44,11 @@ class TargetSeries {
   // What one fetch cost, by profile kind and format (leakwatch_profile_fetch_*_total): every fetch, whatever
   // its outcome; `body_bytes` after decompression.
   void record_fetch_cost(pprof::ProfileKind kind, pprof::Format format, double seconds, std::uint64_t body_bytes);
-  // One poll of the runtime's proof beside a goroutine job: its result (`offered` false: the target answered
-  // 404, it has no goroutineleak profile) and, on success, what the proof held. The per-group proof reaches
-  // the series through record_detection().
-  void record_leak_proof(common::Outcome outcome, bool offered, const detect::TargetDetector& detector);
+  // One poll of the runtime's proof beside a goroutine job: `offered` false when the target answered 404 (it
+  // has no goroutineleak profile), counted as result not_offered unless `failed` says the 404 is an error
+  // (poll: always); on success, what the proof held. The per-group proof reaches the series through
+  // record_detection().
+  void record_leak_proof(common::Outcome outcome, bool offered, bool failed, const detect::TargetDetector& detector);
   // Mirrors the detector's state after a sample: the total's statistics, and the exported stack groups (at
   // most max_stack_series, plus one `(other)` series summing the rest; a group that leaves the exported
   // set loses its series at once, so cardinality stays bounded).
