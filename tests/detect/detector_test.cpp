@@ -332,6 +332,16 @@ TEST_CASE("keep-alive connections in I/O wait never leak: their waits restart wi
   });
   CHECK(first(events, Scope::stack, Transition::pending) == nullptr);
   CHECK(plain.wants_wait_evidence());  // a candidate in I/O: the loop asks for debug=2 sooner
+  // ... and once it has one, not again for min_duration (5m): minutes of wait change slowly.
+  pprof::Profile p = profile_of({io_group(5 + 3 * 80, 3)});
+  REQUIRE(plain.observe(kT0 + 120 * 60, std::move(p)).empty());
+  CHECK_FALSE(plain.wants_wait_evidence());
+  const auto later = run(plain, 120.25, 5, [](double m) {
+    return std::vector<pprof::StackGroup>{
+        group("main.readReply", static_cast<std::uint64_t>(5 + 3 * (m - 40)), 40, kNetpoll)};
+  });
+  CHECK(later.empty());
+  CHECK(plain.wants_wait_evidence());
 }
 
 TEST_CASE("exported stacks are bounded and the rest is summed", "[detect]") {

@@ -388,9 +388,13 @@ bool TargetDetector::may_leak(const Stack& s) const {
 }
 
 bool TargetDetector::wants_wait_evidence() const {
+  const double settle = seconds(options_.min_duration);
   for (const auto& [sig, s] : stacks_) {
-    if (s.alert.state() == AlertState::pending) return true;
-    if (s.candidate && !can_leak(s.wait_class) && s.wait_class != pprof::WaitClass::running && !stuck(s)) return true;
+    if (s.alert.state() == AlertState::pending && s.wait_t < s.alert.active_since()) return true;
+    if (s.candidate && !can_leak(s.wait_class) && s.wait_class != pprof::WaitClass::running && !stuck(s) &&
+        last_t_ - s.wait_t >= settle) {
+      return true;
+    }
   }
   return false;
 }

@@ -28,6 +28,7 @@ class Alert {
 
   AlertState state() const noexcept { return state_; }
   bool active() const noexcept { return state_ != AlertState::inactive; }
+  double active_since() const noexcept { return active_since_; }  // when it last went pending (or firing)
 
  private:
   AlertState state_ = AlertState::inactive;

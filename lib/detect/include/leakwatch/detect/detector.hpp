@@ -104,8 +104,9 @@ class TargetDetector {
   std::optional<double> seconds_to_limit() const;
   std::size_t tracked_stacks() const noexcept { return stacks_.size(); }
   // Whether a debug=2 profile would help now (the poll loop then asks for one sooner): a leak candidate in
-  // I/O, sleep or a syscall without debug=2 evidence that its goroutines stay, or a pending alert (debug=2
-  // evidence halves its `for`).
+  // I/O, sleep or a syscall without debug=2 evidence that its goroutines stay and none for min_duration, or
+  // a pending alert with none since it went pending (debug=2 evidence halves its `for`). A population that
+  // stays pending for hours must not cost a stop-the-world dump every minute.
   bool wants_wait_evidence() const;
   std::size_t memory_bytes() const noexcept;
   const Options& options() const noexcept { return options_; }
