@@ -248,7 +248,8 @@ TEST_CASE("priors handed to a new detector skip its warm-up for the signatures t
   // The next pod of the workload: a new target, a new detector.
   TargetDetector next{detect::Options{}};
   next.adopt(priors);
-  const Event* pending = first(run(next, 100, 10, leak(100)), Scope::stack, Transition::pending);
+  const auto events = run(next, 100, 10, leak(100));
+  const Event* pending = first(events, Scope::stack, Transition::pending);
   REQUIRE(pending != nullptr);
   CHECK(minute_of(*pending) < 100 + 7);
   TargetDetector fresh{detect::Options{}};
