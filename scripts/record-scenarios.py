@@ -7,7 +7,9 @@ tests/targets/scenario (Python 3 standard library only; Go from PATH; loopback o
 
 For each scenario it runs `scenario -scenario NAME -speed S -seed N` (GOMAXPROCS=1), polls
 /debug/pprof/goroutine?debug=1 every `interval / speed` real seconds and writes each body to
-OUT/NAME/<virtual_unix_ms>.txt. Virtual time is EPOCH_MS + index * 1 day (so scenarios never overlap in time)
+OUT/NAME/<virtual_unix_ms>.txt; scenarios with "debug2_every" in SCHEDULE write debug=2 (wait minutes
+rewritten to virtual ones, see WAIT MINUTES) every that many polls, at their own lower speed. Each scenario
+is built with the Go toolchain SCHEDULE names (GOTOOLCHAIN; default the local `go`). Virtual time is EPOCH_MS + index * 1 day (so scenarios never overlap in time)
 + real time elapsed since the scenario began, times `speed`. A file is named after the moment its request was
 sent. `chanrecv` is recorded as debug=0 (`.pb.gz`) so replay reads that format too; see PB_GZ below for how
 those files are stored.
@@ -25,7 +27,8 @@ updated (entries of scenarios not recorded in this run are kept). The manifest's
   "leak-start virtual_ms=N" stderr line: start of its process on the virtual clock + N; for leak_restart the
   first start; null when healthy), leak_starts_ms (every start, one per process), restarts (virtual ms at
   which the process was stopped, and at which the next one was started), first_ms / last_ms / samples,
-  format ("debug1" | "debug0"), speed, interval_s, seed, description.
+  format ("debug1" | "debug0"), debug2_every_s (virtual seconds between debug=2 files, or null), go (the Go
+  release of the recorded binary), speed, interval_s, seed, description.
 
 The catalogue (names, kinds, expected functions, descriptions) comes from `scenario -list`; the recording
 schedule (virtual duration, restarts, format) is SCHEDULE below. Recording everything at speed 60 takes about
@@ -60,7 +63,15 @@ RESTART_GAP_S = 75  # virtual seconds without a process: five 15 s polls
 # name: virtual duration (min), restarts [(stop at virtual min, lead-in for the next process or None)],
 # format. Leak scenarios get ~2 h of leak after a 20-30 min lead-in (slowleak 3.5 h); healthy ones 3 h or
 # more (sinusoid: 1.4 periods of 2.5 h). The order is longest first, for packing the parallel jobs.
+#
+# With "debug2_every": N, every Nth poll is a debug=2 profile (the others debug=1) and the recording runs at
+# "speed" (lower than the default) so that wait minutes mean something; see WAIT MINUTES below. "go" names a
+# toolchain for GOTOOLCHAIN (default: the local one), so recordings come from more than one Go release.
 SCHEDULE: dict[str, dict] = {
+    "slowshared": {"minutes": 240, "speed": 5, "debug2_every": 8},
+    "keepalive": {"minutes": 210, "speed": 5, "debug2_every": 8, "go": "go1.27.3"},
+    "iowait": {"minutes": 150, "speed": 5, "debug2_every": 8},
+    "sleeploop": {"minutes": 150, "speed": 5, "debug2_every": 8, "go": "go1.27.3"},
     "slowleak": {"minutes": 240},
     "tenants": {"minutes": 240},
     "shards": {"minutes": 240},
@@ -85,6 +96,52 @@ SCHEDULE: dict[str, dict] = {
     "mutex": {"minutes": 150},
     "httphandler": {"minutes": 150},
 }
+
+# WAIT MINUTES. The runtime prints a goroutine's wait (", N minutes") on its own clock, which runs `speed`
+# times slower than the virtual one, and only in whole (real) minutes. The recorder therefore polls debug=2
+# at every poll of such a scenario (writing it every debug2_every-th) and rewrites each header's minutes to
+# virtual ones. The runtime's N >= 1 real minutes bound the virtual wait to [N, N+1) * speed minutes; the
+# recorder's own record of how long it has seen that goroutine (by ID) continuously in that state narrows
+# it within those bounds (that record can only be too long, never too short: a goroutine that wakes and
+# parks again between two polls is not seen to move, which is why the runtime's bound caps it). When the
+# runtime prints no minutes (under one real minute), neither does the recorder. So a goroutine that never
+# wakes shows its true virtual wait once it passes `speed` minutes, and shorter waits show none: at speed 5
+# waits under 5 virtual minutes are not printed (a real process prints them from about 1-3 minutes, the
+# GC stamping them late), never longer than they were. The minutes are printed where the runtime prints
+# them: after the markers and before ", locked to thread", and never for a running goroutine.
+WAIT_HEADER = re.compile(r"^goroutine (\d+) \[([^\]]*)\]", re.M)
+MINUTES = re.compile(r", (\d+) minutes")
+NO_MINUTES = ("running", "runnable", "idle", "dead", "copystack", "preempted")
+
+
+def rewrite_minutes(text: str, now_ms: int, seen: dict[int, tuple[str, int]], speed: float) -> str:
+    """The debug=2 dump with virtual wait minutes; `seen` (goroutine ID -> (state, since virtual ms)) is
+    updated for the next call."""
+    current: dict[int, tuple[str, int]] = {}
+
+    def sub(m: re.Match) -> str:
+        goid, status = int(m.group(1)), m.group(2)
+        mm = MINUTES.search(status)
+        real = int(mm.group(1)) if mm else 0
+        state = MINUTES.sub("", status)
+        lo, hi = real * speed * 60_000, (real + 1) * speed * 60_000 - 1
+        prev = seen.get(goid)
+        since = prev[1] if prev and prev[0] == state else now_ms - lo
+        current[goid] = (state, since)
+        # Under one real minute the runtime prints nothing, and neither does the recorder: it cannot see a
+        # wake-up between two polls, so its own count could only overstate a wait the runtime says is short.
+        minutes = int(min(max(now_ms - since, lo), hi) // 60_000) if real else 0
+        if minutes >= 1 and not state.startswith(NO_MINUTES):
+            cut = min([i for i in (state.find(", locked to thread"), state.find(", synctest bubble")) if i >= 0],
+                      default=len(state))
+            state = f"{state[:cut]}, {minutes} minutes{state[cut:]}"
+        return f"goroutine {goid} [{state}]"
+
+    out = WAIT_HEADER.sub(sub, text)
+    seen.clear()
+    seen.update(current)
+    return out
+
 
 # The .pb.gz files: Go's gzip stream is re-written as a gzip stream of stored (level 0) blocks holding the
 # same protobuf, with one change: Profile.time_nanos (field 9, the wall-clock time of the recording) is set
@@ -178,15 +235,25 @@ def stop(proc: subprocess.Popen, grace: float = 5.0) -> None:
         _live.pop(proc.pid, None)
 
 
-def build(out_dir: str) -> str:
+def build(out_dir: str, toolchain: str = "local") -> str:
     """Builds tests/targets/scenario with the main module's paths recorded as leakwatch/targets/... (as
-    scripts/capture-pprof-testdata.sh does), so the profiles do not depend on where the repo lives."""
-    path = os.path.join(out_dir, "scenario")
-    env = dict(os.environ, GOFLAGS="-mod=mod", GOPROXY="off", GOTOOLCHAIN="local")
+    scripts/capture-pprof-testdata.sh does), so the profiles do not depend on where the repo lives. A
+    toolchain other than "local" is fetched by the go command through the module proxy once (then cached)."""
+    path = os.path.join(out_dir, f"scenario-{toolchain}")
+    env = dict(os.environ, GOFLAGS="-mod=mod", GOTOOLCHAIN=toolchain, GOTELEMETRY="off")
+    if toolchain == "local":
+        env["GOPROXY"] = "off"
     env.setdefault("GOCACHE", "/tmp/gocache")
     subprocess.run(["go", "build", f"-gcflags=-trimpath={TARGETS}=>leakwatch/targets", "-o", path, "./scenario"],
                    cwd=TARGETS, env=env, check=True)
     return path
+
+
+def go_version(binary: str) -> str:
+    """The Go release a binary was built with ("go1.26.8"), from `go version BINARY`."""
+    out = subprocess.run(["go", "version", binary], check=True, capture_output=True, text=True,
+                         env=dict(os.environ, GOTOOLCHAIN="local")).stdout
+    return out.rsplit(": ", 1)[1].strip()  # "PATH: go1.26.8"
 
 
 def catalogue(binary: str) -> dict[str, dict]:
@@ -205,6 +272,9 @@ class Recording:
         self.name, self.binary, self.args = name, binary, args
         self.sched = SCHEDULE[name]
         self.fmt = self.sched.get("format", "debug1")
+        self.speed = float(self.sched.get("speed", args.speed))
+        self.debug2_every = int(self.sched.get("debug2_every", 0))
+        self.seen: dict[int, tuple[str, int]] = {}  # rewrite_minutes()' memory, per process
         self.base_ms = EPOCH_MS + index * DAY_MS
         self.seed = 1000 + index
         self.dir = os.path.join(out_dir, name)
@@ -220,10 +290,11 @@ class Recording:
 
     def vms(self, mono: float) -> int:
         """Virtual unix ms of a time.monotonic() reading."""
-        return self.base_ms + int(round((mono - self.t0) * self.args.speed * 1000))
+        return self.base_ms + int(round((mono - self.t0) * self.speed * 1000))
 
     def start(self, lead_in: str | None) -> str:
-        argv = [self.binary, "-scenario", self.name, "-speed", str(self.args.speed), "-listen", "127.0.0.1:0",
+        self.seen.clear()  # goroutine IDs start over with the process
+        argv = [self.binary, "-scenario", self.name, "-speed", str(self.speed), "-listen", "127.0.0.1:0",
                 "-seed", str(self.seed + 100 * self.runs)]
         if lead_in:
             argv += ["-lead-in", lead_in]
@@ -258,20 +329,25 @@ class Recording:
                     self.leak_starts.append(self.proc_start_ms + int(m.group(1)))
         self.proc = None
 
-    def fetch(self, addr: str, t_ms: int) -> bytes:
-        debug = 0 if self.fmt == "debug0" else 1
-        with _opener.open(f"http://{addr}/debug/pprof/goroutine?debug={debug}", timeout=10) as resp:
-            body = resp.read()
-        if debug == 0:
-            body = restore_pb_gz(body, t_ms)
-        return body
+    def fetch(self, addr: str, t_ms: int, k: int) -> bytes:
+        """Poll k's body: debug=2 (minutes rewritten) every debug2_every-th poll, else the format's."""
+        def get(debug: int) -> bytes:
+            with _opener.open(f"http://{addr}/debug/pprof/goroutine?debug={debug}", timeout=10) as resp:
+                return resp.read()
+        if self.debug2_every:
+            dump = rewrite_minutes(get(2).decode("utf-8", "surrogateescape"), t_ms, self.seen, self.speed)
+            if k % self.debug2_every == 0:
+                return dump.encode("utf-8", "surrogateescape")
+        if self.fmt == "debug0":
+            return restore_pb_gz(get(0), t_ms)
+        return get(1)
 
     def run(self) -> dict:
         os.makedirs(self.dir, exist_ok=True)
         for f in os.listdir(self.dir):
             os.remove(os.path.join(self.dir, f))
         ext = ".pb.gz" if self.fmt == "debug0" else ".txt"
-        period = self.args.interval / self.args.speed
+        period = self.args.interval / self.speed
         end_ms = self.sched["minutes"] * 60_000
         restarts = list(self.sched.get("restarts", []))
         self.t0 = time.monotonic()
@@ -291,14 +367,14 @@ class Recording:
                     _, lead_in = restarts.pop(0)
                     down = self.vms(time.monotonic())
                     self.stop_current()
-                    time.sleep(RESTART_GAP_S / self.args.speed)
+                    time.sleep(RESTART_GAP_S / self.speed)
                     addr = self.start(lead_in)
                     self.restarts.append({"stopped_ms": down, "started_ms": self.proc_start_ms})
                     k = int((time.monotonic() - self.t0) / period) + 1
                     continue
                 t_ms = self.vms(now)
                 try:
-                    body = self.fetch(addr, t_ms)
+                    body = self.fetch(addr, t_ms, k)
                 except Exception as e:  # noqa: BLE001 - a failed poll is skipped, as a scraper would
                     self.failures += 1
                     say(f"{self.name}: poll at {t_ms} failed: {e}")
@@ -316,7 +392,9 @@ class Recording:
         return {
             "leak_starts_ms": self.leak_starts, "restarts": self.restarts, "samples": self.samples,
             "first_ms": int(files[0].split(".")[0]), "last_ms": int(files[-1].split(".")[0]),
-            "failures": self.failures, "format": self.fmt, "seed": self.seed,
+            "failures": self.failures, "format": self.fmt, "seed": self.seed, "speed": self.speed,
+            "debug2_every_s": self.debug2_every * self.args.interval if self.debug2_every else None,
+            "go": go_version(self.binary),
         }
 
 
@@ -337,6 +415,9 @@ def check(name: str, entry: dict, scen_dir: str) -> str:
     text = data.decode("utf-8", "replace")
     m = re.match(r"goroutine profile: total (\d+)", text)
     total = m.group(1) if m else "(debug=0)"
+    debug2 = text.startswith("goroutine ") and not m
+    if debug2:
+        total = str(len(WAIT_HEADER.findall(text)))
     fn = entry["expected_function"]
     note = ""
     if fn:
@@ -344,11 +425,15 @@ def check(name: str, entry: dict, scen_dir: str) -> str:
             raise RuntimeError(f"{name}: expected function {fn} not in the last profile {last}")
         if not last.endswith(".gz"):  # goroutines in stacks whose leak site (first main. frame) is fn
             n = 0
-            for block in text.partition("\n")[2].split("\n\n"):
+            blocks = text.split("\n\n") if debug2 else text.partition("\n")[2].split("\n\n")
+            for block in blocks:
                 head, _, frames = block.partition("\n")
-                mains = re.findall(r"\t(main\.\S+)\+0x", frames)
+                if debug2:  # one goroutine per block; function lines are "pkg.f(args)" without a tab
+                    mains = [ln.rsplit("(", 1)[0] for ln in frames.splitlines() if ln.startswith("main.")]
+                else:
+                    mains = re.findall(r"\t(main\.\S+)\+0x", frames)
                 if mains and mains[0] == fn:
-                    n += int(head.split()[0])
+                    n += 1 if debug2 else int(head.split()[0])
             note = f", {n} goroutines parked in {fn} at the end"
     return f"{name}: {entry['samples']} samples, last total {total}{note}"
 
@@ -372,9 +457,10 @@ def pack(scen_dir: str, name: str, archive: str) -> int:
 
 MANIFEST_ABOUT = [
     "Labelled goroutine-leak scenarios recorded from tests/targets/scenario by scripts/record-scenarios.py.",
-    "Each NAME.tar.xz holds NAME/<virtual_unix_ms>.txt (debug=1) or .pb.gz (debug=0) goroutine profiles,",
-    "one per 15 virtual seconds, for `leakwatch replay DIR` after extraction. Times are virtual: the program",
-    "ran `speed` times faster than the clock its files are named by. A leak's goroutines park in",
+    "Each NAME.tar.xz holds NAME/<virtual_unix_ms>.txt (debug=1, or debug=2 every debug2_every_s with wait",
+    "minutes in virtual time) or .pb.gz (debug=0) goroutine profiles, one per 15 virtual seconds, for",
+    "`leakwatch replay DIR` after extraction. Times are virtual: the program (built with Go `go`) ran",
+    "`speed` times faster than the clock its files are named by. A leak's goroutines park in",
     "expected_function, starting at leak_start_ms; healthy scenarios have no leak (any alert is a false",
     "positive). scripts/compare-rules.py compares detectors on them. Regenerate: scripts/record-scenarios.py.",
 ]
@@ -397,11 +483,17 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda s, f: sys.exit(128 + s))
     work = tempfile.mkdtemp(prefix="record-scenarios.")
     try:
-        binary = args.bin or build(work)
-        cat = catalogue(binary)
+        binaries: dict[str, str] = {}
+        for n in SCHEDULE:
+            tc = SCHEDULE[n].get("go", "local")
+            if tc not in binaries and (not args.only or n in args.only):
+                binaries[tc] = args.bin if args.bin and tc == "local" else build(work, tc)
+        cat = catalogue(next(iter(binaries.values())))
         if set(cat) != set(SCHEDULE):
             raise SystemExit(f"catalogue and SCHEDULE differ: {sorted(set(cat) ^ set(SCHEDULE))}")
-        names = [n for n in SCHEDULE if not args.only or n in args.only]
+        # Longest real duration first, for packing the parallel jobs.
+        names = sorted((n for n in SCHEDULE if not args.only or n in args.only),
+                       key=lambda n: -SCHEDULE[n]["minutes"] / SCHEDULE[n].get("speed", args.speed))
         unknown = set(args.only or []) - set(SCHEDULE)
         if unknown:
             raise SystemExit(f"unknown scenario(s): {sorted(unknown)}")
@@ -412,7 +504,8 @@ def main() -> int:
 
         results: dict[str, dict] = {}
         with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
-            futs = {pool.submit(Recording(n, index[n], binary, args, out_dir, log_dir).run): n for n in names}
+            futs = {pool.submit(Recording(n, index[n], binaries[SCHEDULE[n].get("go", "local")], args, out_dir,
+                                          log_dir).run): n for n in names}
             for fut in concurrent.futures.as_completed(futs):
                 n = futs[fut]
                 results[n] = fut.result()  # a failed recording raises here, after the others finish
@@ -433,8 +526,8 @@ def main() -> int:
                 "leak_start_ms": r["leak_starts_ms"][0] if leak else None,
                 "leak_starts_ms": r["leak_starts_ms"], "restarts": r["restarts"],
                 "first_ms": r["first_ms"], "last_ms": r["last_ms"], "samples": r["samples"],
-                "format": r["format"], "speed": args.speed, "interval_s": args.interval, "seed": r["seed"],
-                "description": c["description"],
+                "format": r["format"], "debug2_every_s": r["debug2_every_s"], "go": r["go"],
+                "speed": r["speed"], "interval_s": args.interval, "seed": r["seed"], "description": c["description"],
             }
             say(check(n, entries[n], os.path.join(out_dir, n)))
         if args.no_pack:

@@ -30,7 +30,9 @@ constexpr double kStep = 15;
 
 class ProfileSource {
  public:
-  explicit ProfileSource(std::size_t groups) : groups_(groups) {}
+  explicit ProfileSource(std::size_t groups) : groups_(groups) {
+    for (std::size_t g = 0; g < groups; ++g) handlers_.push_back("main.handler" + std::to_string(g));
+  }
 
   pprof::Profile next() {
     pprof::Profile p;
@@ -46,7 +48,7 @@ class ProfileSource {
       // Realistic depth: a few plumbing frames leafward, the handler, then the serving stack.
       s.frames = {{"runtime.gopark", "/usr/lib/go/src/runtime/proc.go", 363},
                   {"runtime.chanrecv", "/usr/lib/go/src/runtime/chan.go", 583},
-                  {"main.handler" + std::to_string(g), "/src/app/handlers.go", static_cast<std::uint32_t>(100 + g)},
+                  {handlers_[g], "/src/app/handlers.go", static_cast<std::uint32_t>(100 + g)},
                   {"main.(*server).dispatch", "/src/app/server.go", 88},
                   {"net/http.HandlerFunc.ServeHTTP", "/usr/lib/go/src/net/http/server.go", 2109},
                   {"net/http.(*conn).serve", "/usr/lib/go/src/net/http/server.go", 1995}};
@@ -60,6 +62,7 @@ class ProfileSource {
 
  private:
   std::size_t groups_;
+  std::vector<std::string> handlers_;  // what the frames' string_views point at, for the whole run
   std::uint64_t poll_ = 0;
   std::mt19937_64 rng_{0x5eed};
 };

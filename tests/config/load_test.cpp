@@ -132,7 +132,7 @@ const std::vector<BadCase> kBadCases = {
     {"detection_unknown_key.bad.yml",
      {"4:7: job \"app\": detection: unknown key \"windw\"; allowed: method, window, max_samples, min_duration, "
       "min_samples, p_value, min_increase, saturation_ratio, pace_ratio, pace_min_arrivals, max_dispersion, "
-      "explained_ratio, min_leaked, warmup, restart_drop, restart_gap_drop, recurrence_instances, "
+      "explained_ratio, min_leaked, survival_ratio, warmup, restart_drop, restart_gap_drop, recurrence_instances, "
       "for, keep_firing_for, max_stack_series, max_tracked_stacks, stale_polls, app_modules, plumbing_prefixes, "
       "goroutine_limit, seed_points, seed_factor, seed_consecutive, seed_absolute_cap"}},
     {"detection_window_too_short.bad.yml",

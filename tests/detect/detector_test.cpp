@@ -345,6 +345,93 @@ TEST_CASE("keep-alive connections in I/O wait never leak: their waits restart wi
   CHECK(plain.wants_wait_evidence());
 }
 
+namespace {
+
+// Goroutines in one time.Sleep loop, each with its own ID as the runtime hands them out, and each ending at
+// its own minute (infinity: a loop that never exits). Every 8th poll is debug=2: states, and the sample of
+// IDs detection counts survivors with.
+struct SleepLoops {
+  std::mt19937 rng{11};
+  std::uint64_t next_id = 100;
+  std::vector<std::pair<std::uint64_t, double>> live;  // id, minute it ends
+  int poll = 0;
+
+  void spawn(double ends) { live.emplace_back(next_id++, ends); }
+
+  pprof::Profile sample(double m, bool debug2_too = true) {
+    std::erase_if(live, [&](const auto& g) { return g.second <= m; });
+    const std::vector<pprof::Frame> sleep{{"time.Sleep", "/go/src/runtime/time.go", 300}};
+    pprof::StackGroup g = group("main.pollStatus", live.size(), 30, sleep);
+    pprof::Profile p;
+    if (poll++ % 8 == 0 && debug2_too) {
+      g.states = {{"sleep", live.size()}};
+      for (const auto& [id, end] : live) pprof::sample_goroutine_id(g.goroutine_ids, id);
+      p.max_goroutine_id = next_id - 1;
+    }
+    p.total = g.count;
+    p.groups.push_back(std::move(g));
+    return p;
+  }
+};
+
+std::vector<Event> run_profiles(TargetDetector& d, double minutes, const std::function<pprof::Profile(double)>& make) {
+  std::vector<Event> all;
+  for (double m = 0; m < minutes; m += kStep / 60) {
+    auto events = d.observe(kT0 + m * 60, make(m));
+    all.insert(all.end(), events.begin(), events.end());
+  }
+  return all;
+}
+
+// Pollers of jobs that finish in ~3 minutes, `per_minute(m)` of them, and, with `leak`, from minute 40 two a
+// minute whose job was cancelled and who loop forever.
+std::vector<Event> run_pollers(TargetDetector& d, bool leak, bool debug2,
+                               const std::function<double(double)>& per_minute) {
+  SleepLoops loops;
+  std::exponential_distribution<double> three_minutes(1.0 / 3);
+  std::uniform_real_distribution<double> u(0, 1);
+  return run_profiles(d, 180, [&](double m) {
+    std::poisson_distribution<int> arrivals(per_minute(m) * kStep / 60);
+    for (int i = arrivals(loops.rng); i > 0; --i) loops.spawn(m + three_minutes(loops.rng));
+    if (leak && m >= 40 && u(loops.rng) < 2 * kStep / 60) loops.spawn(INFINITY);
+    return loops.sample(m, debug2);
+  });
+}
+
+}  // namespace
+
+TEST_CASE("a sleeping loop that never exits leaks once debug=2 shows its goroutines stay", "[detect]") {
+  // Each poller wakes every few seconds, so no wait ever reaches a minute: only their IDs show who stays.
+  const auto steady = [](double) { return 12.0; };  // ~36 healthy pollers at a time
+  TargetDetector d{detect::Options{}};
+  const auto events = run_pollers(d, true, true, steady);
+  const Event* firing = first(events, Scope::stack, Transition::firing);
+  REQUIRE(firing != nullptr);
+  CHECK(firing->function == "main.pollStatus");
+  CHECK(minute_of(*firing) > 40);
+  CHECK(minute_of(*firing) < 40 + 100);
+
+  // The same group growing because more jobs run at once (pollers that still finish): they come and go, so
+  // however it grows it never even goes pending.
+  TargetDetector busy{detect::Options{}};
+  const auto busy_events = run_pollers(busy, false, true, [](double m) { return 12.0 + 1.2 * std::max(0.0, m - 40); });
+  CHECK(first(busy_events, Scope::stack, Transition::pending) == nullptr);
+
+  // Nor does the leak fire seen only through debug=1, which cannot tell that the goroutines stay.
+  TargetDetector plain{detect::Options{}};
+  CHECK(first(run_pollers(plain, true, false, steady), Scope::stack, Transition::firing) == nullptr);
+
+  // Healthy pollers whose number swings with the load (+-40% over 20 minutes) make the shared group's
+  // level turn back; once debug=2 shows that most of it stays, what comes and goes may move it that much.
+  TargetDetector swinging{detect::Options{}};
+  const auto swinging_events = run_pollers(swinging, true, true,
+                                           [](double m) { return 12.0 * (1 + 0.4 * std::sin(m * 2 * M_PI / 20)); });
+  const Event* swung = first(swinging_events, Scope::stack, Transition::firing);
+  REQUIRE(swung != nullptr);
+  CHECK(swung->function == "main.pollStatus");
+  CHECK(minute_of(*swung) < 40 + 120);
+}
+
 TEST_CASE("exported stacks are bounded and the rest is summed", "[detect]") {
   detect::Options o;
   o.max_stack_series = 5;

@@ -274,6 +274,41 @@ TEST_CASE("debug2: the real dump's stacks are debug1's stacks", "[pprof]") {
   CHECK(find_group_with(d2, "main.main")->frames == main1);
 }
 
+TEST_CASE("debug2: goroutine IDs: a bounded, uniform sample per group", "[pprof]") {
+  // Three goroutines on one stack and one on another, IDs out of order as the runtime's per-P batches
+  // print them; a group this small keeps every ID.
+  const std::string head = "goroutine ";
+  const auto record = [&](std::uint64_t id, std::string_view fn) {
+    return head + std::to_string(id) + " [sleep]:\ntime.Sleep(0x1)\n\t/go/src/runtime/time.go:338 +0x1\n" +
+           std::string(fn) + "()\n\t/src/app/main.go:10 +0x25\ncreated by main.start\n\t/src/app/main.go:20 +0x2f\n\n";
+  };
+  const Profile p = parse_ok(record(40, "main.poll") + record(7, "main.poll") + record(1200, "main.other") +
+                             record(52, "main.poll"));
+  CHECK(p.max_goroutine_id == 1200);
+  REQUIRE(p.groups.size() == 2);
+  std::vector<std::uint64_t> ids = p.groups[0].goroutine_ids;
+  std::sort(ids.begin(), ids.end());
+  CHECK(ids == std::vector<std::uint64_t>{7, 40, 52});
+  CHECK(goroutines_at_or_below(p.groups[0], 40) == 2);
+  CHECK(goroutines_at_or_below(p.groups[0], 6) == 0);
+  CHECK(goroutines_at_or_below(p.groups[1], 1200) == 1);
+
+  // A big group keeps kIdSample IDs, whatever order they come in, and estimates counts from them.
+  StackGroup big;
+  big.count = 100'000;
+  for (std::uint64_t id = 1; id <= big.count; ++id) sample_goroutine_id(big.goroutine_ids, (id * 7919) % big.count + 1);
+  CHECK(big.goroutine_ids.size() == kIdSample);
+  CHECK(goroutines_at_or_below(big, 50'000) == Approx(50'000).epsilon(0.2));
+  CHECK(goroutines_at_or_below(big, 100'000) == 100'000);
+  StackGroup reversed;
+  reversed.count = big.count;
+  for (std::uint64_t id = big.count; id >= 1; --id) sample_goroutine_id(reversed.goroutine_ids, id);
+  std::vector<std::uint64_t> a = big.goroutine_ids, b = reversed.goroutine_ids;
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  CHECK(a == b);  // the same sample: it depends on the IDs, not their order
+}
+
 TEST_CASE("debug2: CRLF line endings parse like LF", "[pprof]") {
   const std::string lf = read_testdata("patterns.debug2.txt");
   const Profile a = parse_ok(lf);

@@ -155,6 +155,55 @@ TEST_CASE("replay feeds the profiles through detection and prints only state cha
   }
 }
 
+TEST_CASE("replay reads a saved debug=2 as debug=2 only where the daemon would have asked for one", "[replay]") {
+  // A poller in a time.Sleep loop: 3 start a poll and each finishes after 12 polls (3 minutes); from minute
+  // 40, one a minute whose job was cancelled loops forever. Every 8th file is debug=2: only the goroutine IDs
+  // there show that the new ones stay, since a loop's wait never reaches a minute.
+  TempDir d;
+  std::vector<std::pair<std::uint64_t, int>> live;  // id, last poll
+  std::uint64_t next_id = 50;
+  for (int i = 0; i < 720; ++i) {
+    for (int k = 0; k < 3; ++k) live.emplace_back(next_id++, i + 11);
+    if (i >= 160 && i % 4 == 0) live.emplace_back(next_id++, 1 << 30);
+    std::erase_if(live, [&](const auto& g) { return g.second < i; });
+    std::string text;
+    if (i % 8 == 0) {
+      for (const auto& [id, last] : live) {
+        text += "goroutine " + std::to_string(id) +
+                " [sleep]:\ntime.Sleep(0x4a817c800)\n\t/usr/local/go/src/runtime/time.go:338 +0x165\n"
+                "main.pollStatus(...)\n\t/app/main.go:30\ncreated by main.start in goroutine 1\n\t/app/main.go:20 "
+                "+0x2f\n\n";
+      }
+    } else {
+      text = "goroutine profile: total " + std::to_string(live.size()) + "\n" + std::to_string(live.size()) +
+             " @ 0x1 0x2\n#\t0x1\ttime.Sleep+0x165\t/usr/local/go/src/runtime/time.go:338\n"
+             "#\t0x2\tmain.pollStatus+0x1\t/app/main.go:30\n\n";
+    }
+    d.write(std::to_string(kT0 + i * 15'000) + ".txt", text);
+  }
+  replay::Options o;
+  o.dir = d.path;
+  o.target = "svc";
+  std::ostringstream out;
+  std::ostringstream err;
+  REQUIRE(replay::run(o, out, err) == 0);
+  INFO(err.str());
+  CHECK(out.str().find(R"("function":"main.pollStatus","location":"/app/main.go:30","state":"firing")") !=
+        std::string::npos);
+
+  // A job that never asks for debug=2 (interval 0) sees only the debug=1 inside those files: nothing shows
+  // that the pollers stay, so nothing fires.
+  d.write("leakwatch.yml",
+          "scrape_configs:\n  - job_name: svc\n    static_configs:\n      - targets: ['127.0.0.1:6060']\n"
+          "    debug2:\n      interval: 0s\n");
+  o.config_file = (d.path / "leakwatch.yml").string();
+  std::ostringstream never;
+  std::ostringstream never_err;
+  REQUIRE(replay::run(o, never, never_err) == 0);
+  INFO(never_err.str());
+  CHECK(never.str().find(R"("state":"firing")") == std::string::npos);
+}
+
 TEST_CASE("replay fails with one line for a missing directory or a bad config", "[replay]") {
   std::ostringstream out;
   std::ostringstream err;

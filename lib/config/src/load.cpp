@@ -55,7 +55,7 @@ constexpr std::array<std::string_view, 4> kDebug2Keys{"interval", "min_interval"
 constexpr std::array<std::string_view, 3> kLeakProofKeys{"poll", "interval", "path"};
 constexpr std::array<std::pair<std::string_view, LeakProofPoll>, 3> kLeakProofPolls{
     {{"auto", LeakProofPoll::auto_detect}, {"always", LeakProofPoll::always}, {"never", LeakProofPoll::never}}};
-constexpr std::array<std::string_view, 29> kDetectionKeys{"method",
+constexpr std::array<std::string_view, 30> kDetectionKeys{"method",
                                                           "window",
                                                           "max_samples",
                                                           "min_duration",
@@ -68,6 +68,7 @@ constexpr std::array<std::string_view, 29> kDetectionKeys{"method",
                                                           "max_dispersion",
                                                           "explained_ratio",
                                                           "min_leaked",
+                                                          "survival_ratio",
                                                           "warmup",
                                                           "restart_drop",
                                                           "restart_gap_drop",
@@ -400,6 +401,8 @@ class Decoder {
         set_number(e, 0, 1e9, d.min_increase);
       } else if (e.name == "saturation_ratio") {
         set_number(e, 0, 1, d.saturation_ratio);
+      } else if (e.name == "survival_ratio") {
+        set_number(e, 0, 1, d.survival_ratio);
       } else if (e.name == "pace_ratio") {
         set_number(e, 0, 1, d.pace_ratio);
       } else if (e.name == "pace_min_arrivals") {

@@ -75,7 +75,13 @@ std::vector<Event> TargetDetector::observe(double t, pprof::Profile profile) {
 
   total_.window.push({t, total});
   total_.status.count = total;
+  // Goroutine IDs only grow within a process: lower ones than a mark's mean a process the marks were not
+  // about (a restart too small for restart_drop to see).
+  if (profile.max_goroutine_id > 0 && id_marks_n_ > 0 && profile.max_goroutine_id < id_marks_[id_marks_n_ - 1].max_id) {
+    id_marks_n_ = 0;
+  }
   update_stacks(t, profile);
+  if (profile.max_goroutine_id > 0) mark_ids(t, profile.max_goroutine_id);
   evaluate_all(t, events);
   return events;
 }
@@ -96,6 +102,7 @@ void TargetDetector::restart(double t, std::vector<Event>& events) {
     if (s.alert.active()) emit(s, Scope::stack, Transition::resolved, t, events);
   }
   stacks_.clear();
+  id_marks_n_ = 0;        // IDs start over with the process
   leaked_total_.reset();  // the proof was about the process that is gone
   leaked_groups_ = 0;
   if (seed_) seed_->reset();
@@ -119,13 +126,15 @@ void TargetDetector::update_stacks(double t, const pprof::Profile& profile) {
     Stack& s = it->second;
     s.absent = 0;
     s.wait_class = g.wait_class;
-    if (!g.states.empty()) {  // a debug=2 sample: the newest wait observation, the last one kept
+    const bool debug2 = !g.states.empty();
+    if (debug2) {  // a debug=2 sample: the newest wait observation, the last one kept
       s.prev_wait_t = s.wait_t;
       s.prev_wait_minutes = s.max_wait_minutes;
       s.wait_t = t;
       s.max_wait_minutes = g.wait_minutes.max_minutes;
     }
     s.window.push({t, static_cast<double>(g.count)});
+    if (debug2) observe_survival(s, g, t);
     s.history.push(t, static_cast<double>(g.count));
     s.status.count = static_cast<double>(g.count);
     s.peak = std::max(s.peak, s.status.count);
@@ -283,7 +292,7 @@ void TargetDetector::evaluate_all(double t, std::vector<Event>& events) {
   double explained = 0;
   double explained_pacing = 0;  // by candidates whose arrivals keep pace (they may fire)
   for (auto& [sig, s] : stacks_) {
-    const Verdict verdict = evaluate(s.window, options_, /*stack=*/true, s.peak);
+    const Verdict verdict = evaluate(s.window, options_, /*stack=*/true, s.peak, churn(s));
     s.candidate = verdict.candidate;
     s.status.slope_per_second = verdict.slope;
     s.status.p_value = verdict.p_value;
@@ -372,14 +381,67 @@ void TargetDetector::evaluate_all(double t, std::vector<Event>& events) {
 // runtime's wait clock may lag: it is stamped by the GC and printed in whole minutes). A keep-alive
 // connection's wait restarts with each request and a ticker loop's with each tick; a goroutine that never
 // leaves keeps counting.
+//
+// A sleeping loop wakes at every tick, so its minutes restart too: a sleep group also stays when most of
+// its goroutines of half a window ago are still there (survived()). Only for sleep: keep-alive connections
+// stay by design, and their restarting waits are the evidence that they serve.
 bool TargetDetector::stuck(const Stack& s) const {
-  if (s.wait_t <= 0 || s.prev_wait_t <= 0 || s.window.empty()) return false;
+  if (s.wait_t <= 0 || s.window.empty()) return false;
+  if (s.wait_class == pprof::WaitClass::sleep && survived(s)) return true;
+  if (s.prev_wait_t <= 0) return false;
   const double apart = s.wait_t - s.prev_wait_t;
   const double settle = seconds(options_.min_duration);
   const double covered = s.window.back().t - s.window.front().t;
   const double oldest = s.max_wait_minutes * 60.0;
   return apart >= 60 && oldest >= std::max(settle, covered / 2) &&
          (static_cast<double>(s.max_wait_minutes) - s.prev_wait_minutes) * 60.0 >= apart - 120;
+}
+
+// The reference is the latest ID mark at least max(min_duration, half the group's window) old and inside
+// the window, so that goroutines that come and go within that time have gone. The runtime hands out IDs
+// from per-P batches of 16, so a few goroutines started just after a mark may carry IDs below it: a
+// handful of false survivors at most, against a ratio of the group.
+void TargetDetector::observe_survival(Stack& s, const pprof::StackGroup& g, double t) const {
+  s.survivors = s.survivors_of = 0;
+  const double covered = s.window.back().t - s.window.front().t;
+  const double need = std::max(seconds(options_.min_duration), covered / 2);
+  const IdMark* mark = nullptr;
+  for (std::size_t i = id_marks_n_; i-- > 0;) {
+    if (id_marks_[i].t <= t - need) {
+      mark = &id_marks_[i];
+      break;
+    }
+  }
+  if (mark == nullptr || mark->t < s.window.front().t) return;
+  const std::size_t at = s.window.index_since(mark->t);
+  if (at >= s.window.size()) return;
+  s.survivors_of = static_cast<std::uint32_t>(s.window[at].v);
+  s.survivors = static_cast<std::uint32_t>(pprof::goroutines_at_or_below(g, mark->max_id));
+}
+
+// Only for sleeping groups, as stuck() uses survival: an ID that stays shows that a goroutine stays, not
+// that it stays in this stack, and goroutines that are reused (an HTTP server's keep-alive connections,
+// a worker pool's workers) run stack after stack. Fresh goroutines per sleeping loop are the common case
+// there; for the other classes the wait itself (minutes, or a primitive that can only be waited on) is
+// the evidence.
+std::optional<double> TargetDetector::churn(const Stack& s) const {
+  if (s.wait_class != pprof::WaitClass::sleep || !survived(s)) return std::nullopt;
+  const std::size_t at = s.window.index_since(s.wait_t);
+  const double then = at < s.window.size() ? s.window[at].v : s.status.count;
+  return std::max(0.0, then - static_cast<double>(s.survivors));
+}
+
+bool TargetDetector::survived(const Stack& s) const {
+  return s.survivors > 0 && static_cast<double>(s.survivors) >= options_.survival_ratio * s.survivors_of;
+}
+
+void TargetDetector::mark_ids(double t, std::uint64_t max_id) {
+  if (id_marks_n_ > 0 && t - id_marks_[id_marks_n_ - 1].t < seconds(options_.window) / kIdMarks) return;
+  if (id_marks_n_ == kIdMarks) {
+    std::move(id_marks_.begin() + 1, id_marks_.end(), id_marks_.begin());
+    --id_marks_n_;
+  }
+  id_marks_[id_marks_n_++] = {t, max_id};
 }
 
 bool TargetDetector::may_leak(const Stack& s) const {

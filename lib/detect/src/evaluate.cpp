@@ -68,7 +68,8 @@ Movement movement(const stats::SlidingWindow& window) {
   return m;
 }
 
-Verdict evaluate(const stats::SlidingWindow& window, const Options& options, bool stack, std::optional<double> peak) {
+Verdict evaluate(const stats::SlidingWindow& window, const Options& options, bool stack, std::optional<double> peak,
+                 std::optional<double> churn) {
   Verdict v;
   if (window.size() < std::max<std::size_t>(options.min_samples, 3)) {
     v.reason = "too few samples";
@@ -99,17 +100,18 @@ Verdict evaluate(const stats::SlidingWindow& window, const Options& options, boo
   if (stack) {
     const Movement m = movement(window);
     v.scatter = m.scatter;
-    if (m.dispersion > options.max_dispersion) {
+    if (m.dispersion > options.max_dispersion && !churn) {
       v.reason = "goroutines come and go";
       return v;
     }
     // A leak sharing its stack with a few short-lived goroutines wobbles by about their scatter (never
     // less than two goroutines): its smoothed level by less, a single value by up to three times as much.
-    if (m.reversal > std::max(2.0, 1.5 * m.scatter)) {
+    const double moves = churn.value_or(0);
+    if (m.reversal > std::max({2.0, 1.5 * m.scatter, moves})) {
       v.reason = "level turned back";
       return v;
     }
-    if (peak && window.back().v + std::max(2.0, 3 * m.scatter) < *peak) {
+    if (peak && window.back().v + std::max({2.0, 3 * m.scatter, moves}) < *peak) {
       v.reason = "below an earlier peak";
       return v;
     }

@@ -30,6 +30,14 @@ common::Result<Processed> process_profile(std::string_view bytes, const ProfileS
   Processed out;
   auto profile = parse_checked(bytes, settings, settings.kind, out);
   if (!profile) return profile.error();
+  if (!settings.wait_evidence) {
+    profile->max_goroutine_id = 0;
+    for (pprof::StackGroup& g : profile->groups) {
+      g.states.clear();
+      g.wait_minutes = {};
+      g.goroutine_ids.clear();
+    }
+  }
   out.events = detector.observe(unix_seconds, std::move(*profile));
   return out;
 }

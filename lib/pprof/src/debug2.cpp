@@ -35,6 +35,8 @@
 //   to say which endpoint served it). A group keeps at most kMaxStatesPerGroup distinct states; more
 //   (only a hostile body could have them) are counted under kOtherStates.
 // - Minutes: ", N minutes" goes into the wait histogram, a goroutine without it counts as 0 minutes.
+// - IDs: each goroutine's ID goes into its group's bounded sample (sample_goroutine_id); an ID too long
+//   for 64 bits saturates.
 // - Frames: "(...)" inlined frames are frames like any other; "panic(...)" is runtime.gopanic, the
 //   name debug=0/1 show; a final runtime.goexit is dropped; elision markers are skipped (the frames
 //   on both sides are kept); cgo "non-Go function" lines become Frame{kUnknownFunction, "", 0} as in
@@ -556,6 +558,7 @@ struct Record {
   std::size_t line = 0;  // of the header
   std::string_view state;
   std::uint32_t minutes = 0;
+  std::uint64_t id = 0;
   bool main_goroutine = false;    // goroutine 1, the only one printed without "created by"
   std::vector<FrameView> frames;  // at most max_frames_per_stack, leaf first
   std::size_t dropped_frames = 0;
@@ -571,6 +574,7 @@ struct Record {
     line = header_line;
     state = {};
     minutes = 0;
+    id = 0;
     main_goroutine = false;
     frames.clear();
     dropped_frames = 0;
@@ -635,9 +639,13 @@ std::optional<Error> Parser::parse_header(const std::string_view text, const std
     return expected_error(number, text, kHeaderSyntax);
   }
   record_.main_goroutine = s.starts_with("1") && (s.size() == 1 || !is_digit(s[1]));
+  const std::string_view id_digits = s;
   if (!skip_digits(s)) {
     return expected_error(number, text, kHeaderSyntax);
   }
+  record_.id = saturating_number(id_digits.substr(0, id_digits.size() - s.size()),
+                                 std::numeric_limits<std::uint64_t>::max() / 10);
+  profile_.max_goroutine_id = std::max(profile_.max_goroutine_id, record_.id);
   // STATUS is the text between the first '[' and the first ']' (it never holds ']'; quoted labels
   // after it may). Between the ID and '[': " ", or crash dumps' " gp=0x.. m=.. [mp=0x..] ".
   const std::size_t open = s.find('[');
@@ -843,6 +851,7 @@ bool Parser::labels_equal(const StackGroup& group) const noexcept {
 }
 
 void Parser::add_state(StackGroup& group) const {
+  sample_goroutine_id(group.goroutine_ids, record_.id);
   ++group.wait_minutes.counts[wait_bucket(record_.minutes)];
   group.wait_minutes.max_minutes = std::max(group.wait_minutes.max_minutes, record_.minutes);
   for (StateCount& s : group.states) {

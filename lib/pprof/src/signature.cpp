@@ -463,6 +463,7 @@ Profile merge_by_signature(Profile profile) {
       into.wait_minutes.counts[b] += group.wait_minutes.counts[b];
     }
     into.wait_minutes.max_minutes = std::max(into.wait_minutes.max_minutes, group.wait_minutes.max_minutes);
+    for (const std::uint64_t id : group.goroutine_ids) sample_goroutine_id(into.goroutine_ids, id);
     const WaitClass known = into.wait_class != WaitClass::unknown ? into.wait_class : group.wait_class;
     if (group.count > largest[it->second]) {
       largest[it->second] = group.count;

@@ -2,6 +2,7 @@
 
 #include "leakwatch/common/file.hpp"
 #include "leakwatch/config/load.hpp"
+#include "leakwatch/detect/debug2_cadence.hpp"
 #include "leakwatch/detect/process.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -108,6 +109,7 @@ int run(const Options& options, std::ostream& out, std::ostream& err) {
   };
   detect::Options detection;
   detect::ProfileSettings profile;  // the job's kind and limits, as the daemon's loop uses them
+  config::Debug2Config debug2;      // the job's, or the default
   std::string target = options.target;
   if (target.empty()) {
     target = fs::path(options.dir).lexically_normal().filename().string();
@@ -130,6 +132,7 @@ int run(const Options& options, std::ostream& out, std::ostream& err) {
     for (const auto& job : c.scrape_configs) {
       if (job.job_name == target) {
         detection = job.detection;
+        debug2 = job.debug2;
         profile.kind = job.profile;
         profile.limits.max_decompressed_bytes = job.body_size_limit;
       }
@@ -140,6 +143,11 @@ int run(const Options& options, std::ostream& out, std::ostream& err) {
   if (!files) return fail(files.error().message);
 
   detect::TargetDetector detector(detection);
+  // A saved debug=2 counts as debug=2 only where the daemon would have asked for one (its cadence, from
+  // the first profile's time); elsewhere it is read as the debug=1 it contains. A recording's debug=2 files
+  // are as often as it was made with, so an on-demand one comes at the next that was saved.
+  std::optional<detect::Debug2Cadence> cadence;
+  std::uint64_t last_goroutines = 0;
   for (const SavedProfile& f : *files) {
     const std::string name = f.path.filename().string();
     auto bytes = common::read_file(f.path.string(), profile.limits.max_decompressed_bytes);
@@ -149,11 +157,20 @@ int run(const Options& options, std::ostream& out, std::ostream& err) {
     }
     detect::ProfileSettings settings = profile;
     settings.format = f.format;  // .pb.gz is debug=0; .txt is told from the bytes
-    auto processed = detect::process_profile(*bytes, settings, detector, static_cast<double>(f.t_ms) / 1000.0);
+    const double t = static_cast<double>(f.t_ms) / 1000.0;
+    if (!cadence)
+      cadence.emplace(detect::Debug2Cadence::Settings{debug2.interval, debug2.min_interval, debug2.max_goroutines}, t);
+    const auto format = settings.format ? settings.format : pprof::detect_format(*bytes);
+    if (format == pprof::Format::debug2) {
+      settings.wait_evidence = cadence->due(t, last_goroutines, detector.wants_wait_evidence());
+      if (settings.wait_evidence) cadence->taken(t);
+    }
+    auto processed = detect::process_profile(*bytes, settings, detector, t);
     if (!processed) {
       err << "leakwatch replay: skipping " << name << ": " << processed.error().message << '\n';
       continue;
     }
+    last_goroutines = processed->goroutines;
     for (const detect::Event& e : processed->events) out << event_json(target, f.t_ms, e) << '\n';
   }
   out.flush();

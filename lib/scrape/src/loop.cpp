@@ -2,6 +2,7 @@
 
 #include "leakwatch/common/awaitable.hpp"
 #include "leakwatch/common/log.hpp"
+#include "leakwatch/detect/debug2_cadence.hpp"
 #include "leakwatch/scrape/schedule.hpp"
 
 #include <boost/asio/dispatch.hpp>
@@ -46,8 +47,8 @@ class Loop::Impl : public std::enable_shared_from_this<Impl> {
       self->scheduled_ = first_tick(self->clock_.steady_now(), self->clock_.system_now(), s.interval,
                                     schedule_offset(s.service + "/" + s.target, s.interval));
       self->next_proof_ = self->scheduled_;  // the proof with the first poll, then every proof interval
-      self->last_debug2_ = self->scheduled_;
-      self->next_debug2_ = self->scheduled_ + s.debug2.interval;
+      self->debug2_ = detect::Debug2Cadence({s.debug2.interval, s.debug2.min_interval, s.debug2.max_goroutines},
+                                            seconds_of(self->scheduled_));
       self->wait();
     });
   }
@@ -90,24 +91,18 @@ class Loop::Impl : public std::enable_shared_from_this<Impl> {
     guarded([this] { fetch_profile(debug2_due()); });
   }
 
-  // debug=2 instead of the job's format this tick: every debug2.interval, and sooner (at most every
-  // min_interval) while detection wants the wait minutes only debug=2 has; never for a target whose last
-  // profile held more than max_goroutines (the runtime stops the world while it writes each goroutine).
+  // debug=2 instead of the job's format this tick (detect::Debug2Cadence says when).
   bool debug2_due() const {
-    const Debug2Settings& d = settings_.debug2;
-    if (d.interval.count() <= 0 || last_goroutines_ > d.max_goroutines) return false;
-    const auto now = clock_.steady_now();
-    if (now >= next_debug2_) return true;
-    return now >= last_debug2_ + d.min_interval && detector_.wants_wait_evidence();
+    return debug2_.due(seconds_of(clock_.steady_now()), last_goroutines_, detector_.wants_wait_evidence());
   }
+  static double seconds_of(common::SteadyTime t) { return std::chrono::duration<double>(t.time_since_epoch()).count(); }
 
   void fetch_profile(bool debug2) {
     state_ = State::fetching;
     const auto started = clock_.steady_now();
     common::FetchRequest request{settings_.request.target, 0};
     if (debug2) {
-      last_debug2_ = started;
-      next_debug2_ = started + settings_.debug2.interval;
+      debug2_.taken(seconds_of(started));
       request = {settings_.debug2.target, settings_.debug2.max_bytes};
     }
     fetcher_->fetch(request, started + settings_.timeout,
@@ -162,22 +157,27 @@ class Loop::Impl : public std::enable_shared_from_this<Impl> {
     return std::chrono::duration<double>(clock_.steady_now() - start).count();
   }
 
+  // What a fetch cost the target, per profile kind and format, whatever came of it: counted before the
+  // body is parsed, since parsing costs us, not the target.
+  void record_cost(pprof::ProfileKind kind, pprof::Format format, common::SteadyTime started,
+                   const common::FetchResult& fetched) {
+    series_->record_fetch_cost(kind, format, seconds_since(started), fetched.body.size());
+  }
+
   // A debug=2 poll: recorded as a poll when it succeeds (returns true); else only its cost, and false.
   bool record_debug2(common::SteadyTime started, common::FetchResult& fetched) {
     detect::ProfileSettings profile = settings_.profile;
     profile.format = pprof::Format::debug2;
+    record_cost(profile.kind, pprof::Format::debug2, started, fetched);
     std::string why = fetched.error;
     if (fetched.outcome == Outcome::success) {
       const double now = clock_.unix_seconds();
       auto processed = detect::process_profile(fetched.body, profile, detector_, now);
-      series_->record_fetch_cost(profile.kind, pprof::Format::debug2, seconds_since(started), fetched.body.size());
       if (processed) {
         on_success(started, fetched.body.size(), *processed, now);
         return true;
       }
       why = processed.error().message;
-    } else {
-      series_->record_fetch_cost(profile.kind, pprof::Format::debug2, seconds_since(started), fetched.body.size());
     }
     common::log(*log_, spdlog::level::debug, "debug2 poll failed, polling the job's format",
                 {Field{"job", settings_.service}, Field{"target", settings_.target},
@@ -204,19 +204,16 @@ class Loop::Impl : public std::enable_shared_from_this<Impl> {
 
   // Returns whether the poll succeeded.
   bool record(common::SteadyTime started, common::FetchResult fetched) {
-    const auto format = settings_.profile.format.value_or(pprof::Format::debug1);
+    record_cost(settings_.profile.kind, settings_.profile.format.value_or(pprof::Format::debug1), started, fetched);
     if (fetched.outcome == Outcome::success) {
       const double now = clock_.unix_seconds();
       auto processed = detect::process_profile(fetched.body, settings_.profile, detector_, now);
-      series_->record_fetch_cost(settings_.profile.kind, format, seconds_since(started), fetched.body.size());
       if (processed) {
         on_success(started, fetched.body.size(), *processed, now);
         return true;
       }
       fetched.outcome = Outcome::parse_error;
       fetched.error = processed.error().message;
-    } else {
-      series_->record_fetch_cost(settings_.profile.kind, format, seconds_since(started), fetched.body.size());
     }
     series_->record_failure(fetched.outcome, seconds_since(started));
     // One line when a target goes bad, then debug lines: a target down for a day must not flood the log.
@@ -233,10 +230,9 @@ class Loop::Impl : public std::enable_shared_from_this<Impl> {
     detect::ProfileSettings proof = settings_.profile;
     proof.kind = pprof::ProfileKind::goroutineleak;
     proof.format = pprof::Format::debug1;
-    const std::size_t bytes = fetched.body.size();
+    record_cost(proof.kind, *proof.format, started, fetched);
     if (fetched.outcome == Outcome::success) {
       auto processed = detect::process_leak_proof(fetched.body, proof, detector_, clock_.unix_seconds());
-      series_->record_fetch_cost(proof.kind, *proof.format, seconds_since(started), bytes);
       if (processed) {
         series_->record_leak_proof(Outcome::success, true, false, detector_);
         series_->record_detection(detector_);
@@ -251,8 +247,6 @@ class Loop::Impl : public std::enable_shared_from_this<Impl> {
       }
       fetched.outcome = Outcome::parse_error;
       fetched.error = processed.error().message;
-    } else {
-      series_->record_fetch_cost(proof.kind, *proof.format, seconds_since(started), bytes);
     }
     // net/http/pprof answers 404 for a profile the runtime does not have (Go before 1.27, without the
     // experiment): with poll: auto that is the answer to "does it offer one?", not a failure.
@@ -327,9 +321,8 @@ class Loop::Impl : public std::enable_shared_from_this<Impl> {
   // The proof's last outcome, for logging only its changes.
   enum class ProofState { unknown, ok, not_offered, failing } proof_state_ = ProofState::unknown;
   common::SteadyTime scheduled_{};
-  common::SteadyTime next_proof_{};   // the proof is due at the first poll at or after this
-  common::SteadyTime next_debug2_{};  // debug=2 is due at the first poll at or after this ...
-  common::SteadyTime last_debug2_{};  // ... or on demand, min_interval after the last one
+  common::SteadyTime next_proof_{};  // the proof is due at the first poll at or after this
+  detect::Debug2Cadence debug2_;
   std::uint64_t last_goroutines_ = 0;
   std::vector<std::function<void()>> on_stopped_;
 };

@@ -90,7 +90,7 @@ constexpr std::array<FamilyInfo, kFamilyCount> kFamilies{{
      "when it first occurs."},
     {"leakwatch_profile_fetches_total", "counter", "Profile fetches from the target, by profile kind and format."},
     {"leakwatch_profile_fetch_seconds_total", "counter",
-     "Seconds spent fetching and parsing profiles from the target, by profile kind and format."},
+     "Seconds spent fetching profiles from the target (the fetch alone, not the parse), by profile kind and format."},
     {"leakwatch_profile_fetch_bytes_total", "counter",
      "Profile bytes read from the target after decompression, by profile kind and format."},
 }};

@@ -1096,6 +1096,291 @@ func scenarioPool(size int, tau, from time.Duration) {
 	}()
 }
 
+// ---------------------------------------------------------------- I/O, sleep loops and slow shared leaks
+//
+// These are recorded with debug=2 on a regular cadence (record-scenarios.py), at a low speed so that the
+// runtime's wait minutes mean something; see the recorder's notes on how it scales them.
+
+// peer is a loopback TCP service: a healthy one answers each request after a short delay; a silent one
+// accepts and then never writes or closes (a peer whose process hung, or a half-open connection after a
+// failover), holding what it accepted so that nothing is closed behind the reader's back.
+type peer struct {
+	ln     net.Listener
+	silent bool
+	mu     sync.Mutex
+	held   []net.Conn
+}
+
+func startPeer(silent bool, stream int64) *peer {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatalf("peer listen: %v", err)
+	}
+	p := &peer{ln: ln, silent: silent}
+	r := newRand(stream)
+	var rmu sync.Mutex
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if p.silent {
+				p.mu.Lock()
+				p.held = append(p.held, c)
+				p.mu.Unlock()
+				continue
+			}
+			rmu.Lock()
+			delay := lognormal(r, 800*time.Millisecond, 0.6)
+			rmu.Unlock()
+			go p.answer(c, delay)
+		}
+	}()
+	return p
+}
+
+func (p *peer) answer(c net.Conn, delay time.Duration) {
+	defer c.Close()
+	buf := make([]byte, 64)
+	if _, err := c.Read(buf); err != nil {
+		return
+	}
+	time.Sleep(rdur(delay))
+	_, _ = c.Write([]byte("OK\n"))
+}
+
+// --- iowait: stock reservations read the warehouse's reply without a read deadline.
+
+type warehouseClient struct{ primary, failover *peer }
+
+//go:noinline
+func (w *warehouseClient) readReply(c net.Conn) {
+	buf := make([]byte, 64)
+	_, _ = c.Read(buf) // the bug: no SetReadDeadline, so a peer that went silent keeps this goroutine forever
+}
+
+func (w *warehouseClient) reserve(toFailover bool) {
+	p := w.primary
+	if toFailover {
+		p = w.failover
+		leaked.Add(1)
+	}
+	c, err := net.Dial("tcp", p.ln.Addr().String())
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("RESERVE 1\n")); err != nil {
+		return
+	}
+	w.readReply(c)
+}
+
+// keepAlive: API client sessions (each its own keep-alive connection to a real net/http server on
+// loopback) that arrive, send a request every ~45 s and leave after ~20 min, and long-poll watches the
+// server holds up to 5 min: I/O-wait and sleep groups whose goroutines stay for minutes but do come and go.
+type apiSession struct{ client *http.Client }
+
+//go:noinline
+func (s *apiSession) think(d time.Duration) { time.Sleep(rdur(d)) }
+
+func (s *apiSession) run(r *rand.Rand, base string, life time.Duration) {
+	defer s.client.CloseIdleConnections()
+	end := vnow() + life
+	for vnow() < end {
+		s.think(expDur(r, 45*time.Second))
+		resp, err := s.client.Get(base + "/api/stock")
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}
+}
+
+//go:noinline
+func longPoll(w http.ResponseWriter, r *http.Request, hold time.Duration) {
+	t := time.NewTimer(rdur(hold))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.Context().Done():
+	}
+	_, _ = io.WriteString(w, "no change\n")
+}
+
+func startKeepAlive(sessions float64) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatalf("api listen: %v", err)
+	}
+	hr := newRand(20)
+	var hmu sync.Mutex
+	mux := http.NewServeMux()
+	mux.HandleFunc("/api/stock", func(w http.ResponseWriter, _ *http.Request) {
+		time.Sleep(rdur(50 * time.Millisecond))
+		_, _ = io.WriteString(w, "42\n")
+	})
+	mux.HandleFunc("/api/watch", func(w http.ResponseWriter, r *http.Request) {
+		hmu.Lock()
+		hold := uniformDur(hr, 30*time.Second, 5*time.Minute)
+		hmu.Unlock()
+		longPoll(w, r, hold)
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: rdur(10 * time.Second), IdleTimeout: rdur(10 * time.Minute)}
+	go func() { _ = srv.Serve(ln) }()
+	base := "http://" + ln.Addr().String()
+	newClient := func() *http.Client {
+		return &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 1, IdleConnTimeout: rdur(5 * time.Minute)}}
+	}
+	life := 20 * time.Minute
+	load := newDrift(21, 0.15, 30*time.Minute)
+	r0 := newRand(22)
+	for i, n := 0, poisson(r0, sessions); i < n; i++ { // start at equilibrium
+		s := &apiSession{client: newClient()}
+		go s.run(newRand(1000+int64(i)), base, expDur(r0, life))
+	}
+	go arrivals(newRand(23), func(t time.Duration) float64 { return sessions * load.at(t) / life.Seconds() }, func(r *rand.Rand) {
+		s := &apiSession{client: newClient()}
+		go s.run(newRand(r.Int63()), base, expDur(r, life))
+	})
+	watcher := &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64}}
+	go arrivals(newRand(24), func(t time.Duration) float64 { return 0.1 * load.at(t) }, func(*rand.Rand) {
+		go func() {
+			resp, err := watcher.Get(base + "/api/watch")
+			if err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}()
+	})
+}
+
+func scenarioIOWait(leadIn time.Duration, perMinute float64) {
+	startKeepAlive(40)
+	w := &warehouseClient{primary: startPeer(false, 30), failover: startPeer(true, 31)}
+	load := newDrift(32, 0.2, 20*time.Minute)
+	at(leadIn, func() {
+		leakStarts(fmt.Sprintf("reservations routed to a silent failover warehouse (%g/min) read without a deadline", perMinute))
+	})
+	go arrivals(newRand(33), func(t time.Duration) float64 { return 0.5 * load.at(t) }, func(*rand.Rand) { go w.reserve(false) })
+	go arrivals(newRand(34), perMin(leadIn, perMinute, load.at), func(*rand.Rand) { go w.reserve(true) })
+}
+
+// --- keepalive (healthy): the I/O side of iowait without its bug, and an idle database pool: a pool
+// that opens a connection whenever demand exceeds it and keeps it; each connection's reader waits in
+// conn.Read for its rare replies, so its wait grows for tens of minutes, and the pool fills for hours.
+
+type dbConn struct{ c net.Conn }
+
+//go:noinline
+func (d *dbConn) readLoop() {
+	buf := make([]byte, 64)
+	for {
+		if _, err := d.c.Read(buf); err != nil {
+			return
+		}
+	}
+}
+
+func (d *dbConn) query() { _, _ = d.c.Write([]byte("SELECT 1\n")) }
+
+func scenarioKeepAlive(size int, tau, from time.Duration) {
+	startKeepAlive(55)
+	// The database keeps each pooled connection and answers every query on it (an echo).
+	echo, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatalf("db listen: %v", err)
+	}
+	go func() {
+		for {
+			c, err := echo.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_, _ = io.Copy(c, c)
+			}()
+		}
+	}()
+	r := newRand(41)
+	go func() {
+		var pool []*dbConn
+		for {
+			vsleep(15 * time.Second)
+			t := vnow() - from
+			if t < 0 {
+				continue
+			}
+			demand := float64(size) * (1 - math.Exp(-t.Seconds()/tau.Seconds())) * (1 + 0.05*r.NormFloat64())
+			for float64(len(pool)) < demand && len(pool) < size {
+				c, err := net.Dial("tcp", echo.Addr().String())
+				if err != nil {
+					break
+				}
+				d := &dbConn{c: c}
+				pool = append(pool, d)
+				go d.readLoop()
+			}
+			// Queries are rare per connection: ~one per 40 min each, so most readers wait a long time.
+			for _, d := range pool {
+				if r.Float64() < 15.0/(40*60) {
+					d.query()
+				}
+			}
+		}
+	}()
+	w := &warehouseClient{primary: startPeer(false, 42)}
+	load := newDrift(43, 0.2, 20*time.Minute)
+	go arrivals(newRand(44), func(t time.Duration) float64 { return 0.5 * load.at(t) }, func(*rand.Rand) { go w.reserve(false) })
+}
+
+// --- sleeploop: an export job's status poller loops on time.Sleep until the job is done; a cancelled job
+// is never marked done, so its poller loops forever. Each goroutine wakes every 20 s, so its wait never
+// reaches a minute: only its staying (its goroutine ID, debug=2) shows it.
+
+type exportJob struct{ done atomic.Bool }
+
+//go:noinline
+func (j *exportJob) pollStatus() {
+	for !j.done.Load() { // the bug: cancel() forgets to set done
+		time.Sleep(rdur(20 * time.Second))
+	}
+}
+
+type configRefresher struct{ refreshes atomic.Int64 }
+
+//go:noinline
+func (c *configRefresher) loop(every time.Duration) {
+	for {
+		time.Sleep(rdur(every))
+		c.refreshes.Add(1)
+	}
+}
+
+func scenarioSleepLoop(leadIn time.Duration, perMinute float64) {
+	c := &configRefresher{}
+	r0 := newRand(50)
+	for i := 0; i < 24; i++ { // a fixed set of background loops that never exit, by design
+		go c.loop(uniformDur(r0, 20*time.Second, 60*time.Second))
+	}
+	load := newDrift(51, 0.2, 20*time.Minute)
+	at(leadIn, func() {
+		leakStarts(fmt.Sprintf("cancelled export jobs (%g/min) leave their status poller looping", perMinute))
+	})
+	go arrivals(newRand(52), func(t time.Duration) float64 { return 0.2 * load.at(t) }, func(r *rand.Rand) {
+		j := &exportJob{}
+		go j.pollStatus()
+		d := lognormal(r, 3*time.Minute, 0.5)
+		go func() { time.Sleep(rdur(d)); j.done.Store(true) }()
+	})
+	go arrivals(newRand(53), perMin(leadIn, perMinute, load.at), func(*rand.Rand) {
+		leaked.Add(1)
+		go (&exportJob{}).pollStatus()
+	})
+}
+
 // -------------------------------------------------------------------------------------------- catalogue
 
 type scenario struct {
@@ -1167,6 +1452,22 @@ func catalogue() []scenario {
 			"deploys as above with other parameters: every 50 min, ~5/min from 1 min after each start; ~1,000 background",
 			time.Minute, background{workers: 300, conns: 500, connLife: 6 * time.Minute, reqRate: 30, reqLife: 2 * time.Second, warm: true},
 			func(l time.Duration, _ string) { scenarioLeases(l, 5) }),
+		// Recorded with debug=2 every 2 virtual minutes, at a low speed (record-scenarios.py).
+		leak("iowait", "main.(*warehouseClient).readReply",
+			"stock reservations routed to a failover warehouse that accepts and never answers read its reply without a deadline and wait in conn.Read ([IO wait]) forever (~3/min from 25 min), beside ~40 keep-alive API sessions, long polls and a healthy twin; ~450 background",
+			25*time.Minute, background{workers: 64, conns: 150, connLife: 4 * time.Minute, reqRate: 12, reqLife: 2 * time.Second},
+			func(l time.Duration, _ string) { scenarioIOWait(l, 3) }),
+		leak("sleeploop", "main.(*exportJob).pollStatus",
+			"cancelled export jobs leave their status poller in a time.Sleep loop forever (~2/min from 25 min); each wakes every 20 s, so no wait reaches a minute; beside pollers of jobs that finish in ~3 min and 24 refresh loops that never exit by design; ~450 background",
+			25*time.Minute, background{workers: 64, conns: 150, connLife: 4 * time.Minute, reqRate: 12, reqLife: 2 * time.Second},
+			func(l time.Duration, _ string) { scenarioSleepLoop(l, 2) }),
+		leak("slowshared", "main.(*leaseKeeper).renew",
+			"a very slow leak: one lease of a dead session in ~5 min is never released (from 30 min), in a renew group shared with ~20 leases that are released within minutes; ~500 background",
+			30*time.Minute, std, func(l time.Duration, _ string) { scenarioLeases(l, 0.2) }),
+		healthy("keepalive",
+			"iowait's I/O without its bug: ~55 keep-alive API sessions (requests every ~45 s, ~20 min lives), long polls held up to 5 min, a warehouse client with a responding peer, and an idle database pool that keeps every connection it opens (demand approaches 120 with a 40-min time constant from 30 min; each reader waits ~40 min between replies); ~450 background",
+			background{workers: 64, conns: 150, connLife: 4 * time.Minute, reqRate: 12, reqLife: 2 * time.Second},
+			func() { scenarioKeepAlive(120, 40*time.Minute, 30*time.Minute) }),
 		healthy("deploys_healthy",
 			"a healthy service with a warm-up (~900 goroutines after ~20 min) deployed every hour (restarts at 60, 120 and 180 min)",
 			background{workers: 300, conns: 500, connLife: 6 * time.Minute, reqRate: 30, reqLife: 2 * time.Second, warm: true}, nil),

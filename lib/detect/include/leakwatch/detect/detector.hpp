@@ -15,6 +15,7 @@
 #include "leakwatch/stats/seed_rule.hpp"
 #include "leakwatch/stats/sliding_window.hpp"
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -133,6 +134,10 @@ class TargetDetector {
     std::uint32_t prev_wait_minutes = 0;
     double wait_t = 0;
     double prev_wait_t = 0;
+    // At wait_t: how many of the group's goroutines at the reference mark (see IdMark) were still there
+    // (survivors), of survivors_of (the group's count at that mark); 0 of 0 without a mark to count against.
+    std::uint32_t survivors = 0;
+    std::uint32_t survivors_of = 0;
     std::uint32_t absent = 0;  // consecutive profiles without this group
     double peak = 0;           // the largest count since the series started (evaluate()'s `peak`)
     stats::History history;    // its whole life, coarsely (pace()); steps of min_duration / 5 at first
@@ -147,6 +152,10 @@ class TargetDetector {
   void evaluate_all(double t, std::vector<Event>& events);
   bool paced(const Stack& s, double t) const;
   bool stuck(const Stack& s) const;
+  bool survived(const Stack& s) const;
+  std::optional<double> churn(const Stack& s) const;  // for evaluate(): goroutines beyond those that stay
+  void observe_survival(Stack& s, const pprof::StackGroup& g, double t) const;
+  void mark_ids(double t, std::uint64_t max_id);
   bool may_leak(const Stack& s) const;
   void emit(const Series& s, Scope scope, Transition tr, double t, std::vector<Event>& events) const;
 
@@ -165,6 +174,15 @@ class TargetDetector {
   double last_groups_total_ = 0;  // goroutines in the last profile's groups
   std::optional<std::uint64_t> leaked_total_;  // the last goroutineleak profile's total
   std::size_t leaked_groups_ = 0;              // ... and its groups, merged by signature
+  // The highest goroutine ID of debug=2 profiles over the window, oldest first, kept at least window/16
+  // apart: a goroutine whose ID is at or below a mark's was there at that mark's time (survived()).
+  struct IdMark {
+    double t = 0;
+    std::uint64_t max_id = 0;
+  };
+  static constexpr std::size_t kIdMarks = 16;
+  std::array<IdMark, kIdMarks> id_marks_{};
+  std::size_t id_marks_n_ = 0;
 };
 
 }  // namespace leakwatch::detect

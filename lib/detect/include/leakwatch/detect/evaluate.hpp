@@ -47,8 +47,13 @@ Movement movement(const stats::SlidingWindow& window);
 // 7. it is at its highest: its last value is within max(2, 3 * scatter) of `peak`, the largest count the
 //    series has had since it started (a population recovering from a dip, e.g. connections after the
 //    nightly low, climbs back toward a level it has had before; a leak keeps setting new highs).
+// `churn`: set when debug=2 showed that most of the group's goroutines of half a window ago are still
+// there (TargetDetector::survived()), to how many of its goroutines are not among those. The growth is then
+// not the scatter of a population that comes and goes, so 5 is skipped; and whatever shares the stack and
+// does come and go may move the level by up to `churn` without failing 6 and 7 (the goroutines that stay
+// cannot make it turn back).
 Verdict evaluate(const stats::SlidingWindow& window, const Options& options, bool stack,
-                 std::optional<double> peak = std::nullopt);
+                 std::optional<double> peak = std::nullopt, std::optional<double> churn = std::nullopt);
 
 // Whether a growing group's arrivals keep pace over its life (Options::pace_ratio). Its life runs from its
 // first sample + min_duration to its last sample; a1 is its growth in the first quarter (counts from

@@ -53,6 +53,11 @@ struct Options {
   // the target's goroutineleak profile reports at least this many goroutines fires at once, with
   // evidence="runtime", without trend, warm-up, pace or `for`: the GC proved they can never run again.
   std::uint64_t min_leaked = 1;
+  // debug=2, for groups in time.Sleep: a sleeping loop wakes at every tick, so its wait minutes never grow
+  // even when it never exits. Such a group stays (and may leak) when at least this fraction of the
+  // goroutines it had half its window ago (at least min_duration ago) are still there, told by their
+  // goroutine IDs. Pollers that finish within minutes keep almost none; loops that never exit keep all.
+  double survival_ratio = 0.5;
   // The total's growth is a leak only when leak-candidate stack groups account for at least this fraction
   // of it (per-stack growth explains the total's growth).
   double explained_ratio = 0.5;

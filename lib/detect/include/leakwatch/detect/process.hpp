@@ -21,6 +21,9 @@ struct ProfileSettings {
   std::optional<pprof::Format> format;                      // nullopt: told from the bytes (replay's .txt files)
   pprof::ProfileKind kind = pprof::ProfileKind::goroutine;  // a profile of the other kind is an error
   pprof::Limits limits;
+  // false: a debug=2 profile's wait evidence (states, minutes, goroutine IDs) is dropped, so the detector
+  // sees what debug=1 would have shown (replay, for a saved debug=2 the daemon would not have asked for).
+  bool wait_evidence = true;
 
   friend bool operator==(const ProfileSettings&, const ProfileSettings&) = default;
 };

@@ -140,6 +140,11 @@ struct StackGroup {
   std::optional<Frame> creator;    // debug=2 "created by" function and go statement location
   std::vector<StateCount> states;  // debug=2 only, most frequent first
   WaitHistogram wait_minutes;      // debug=2 only
+  // debug=2 only: a uniform sample of the goroutines' IDs (IdSample). The runtime hands out IDs in
+  // increasing order (from per-P batches of 16, so roughly in creation order): an ID at or below an older
+  // dump's highest is a goroutine that was already there, which is how detection tells goroutines that
+  // stay from ones that come and go when their waits restart too often for the minutes to say.
+  std::vector<std::uint64_t> goroutine_ids;
 
   // Set by classify() (signature.hpp), identical for one stack whatever format it was read from.
   WaitClass wait_class = WaitClass::unknown;
@@ -147,9 +152,19 @@ struct StackGroup {
   std::uint64_t signature = 0;  // stable across samples, restarts, rebuilds and ASLR
 };
 
+// The sample in StackGroup::goroutine_ids: the kIdSample IDs whose mixed hash is smallest (a bottom-k
+// sample: uniform over the group, the same whatever order the goroutines come in, and a merge of two is the
+// sample of the union), kept as a heap. Bounded, so a million goroutines on one stack cost 512 bytes.
+inline constexpr std::size_t kIdSample = 64;
+void sample_goroutine_id(std::vector<std::uint64_t>& sample, std::uint64_t id);
+// How many of a group's goroutines have an ID at or below `max_id`, estimated from its sample (exact while
+// the group has at most kIdSample goroutines).
+std::uint64_t goroutines_at_or_below(const StackGroup& group, std::uint64_t max_id) noexcept;
+
 struct Profile {
   ProfileKind kind = ProfileKind::goroutine;
-  std::uint64_t total = 0;  // the header's total (debug=1) or the number of goroutines read
+  std::uint64_t total = 0;             // the header's total (debug=1) or the number of goroutines read
+  std::uint64_t max_goroutine_id = 0;  // debug=2 only: the highest goroutine ID read
   std::vector<StackGroup> groups;
   // A profile cut short (body truncated mid-group, a limit reached) keeps the complete groups it read and
   // says why here; empty when the whole profile was read.
