@@ -432,6 +432,47 @@ TEST_CASE("a sleeping loop that never exits leaks once debug=2 shows its gorouti
   CHECK(minute_of(*swung) < 40 + 120);
 }
 
+TEST_CASE("a slow leak in a stack shared with goroutines that come and go fires once debug=2 shows waits that last",
+          "[detect]") {
+  // ~20 renewals in flight, each for under a minute, and from minute 40 one lease in ~3 minutes that is never
+  // released: its goroutine waits here for good. The count scatters like its healthy part, so by counts
+  // alone the growth looks like load; debug=2 (every 8th poll) shows the waits of those that stay.
+  const auto run_leases = [](TargetDetector& d, bool debug2) {
+    std::mt19937 rng(21);
+    std::poisson_distribution<int> in_flight(20);
+    std::uniform_real_distribution<double> u(0, 1);
+    std::vector<double> leaked_at;
+    const std::vector<pprof::Frame> select{{"runtime.selectgo", "/go/src/runtime/select.go", 335}};
+    int poll = 0;
+    return run_profiles(d, 240, [&](double m) {
+      if (m >= 40 && u(rng) < 0.3 * kStep / 60) leaked_at.push_back(m);
+      const auto healthy = static_cast<std::uint64_t>(in_flight(rng));
+      pprof::StackGroup g = group("main.renew", healthy + leaked_at.size(), 50, select);
+      if (debug2 && poll % 8 == 0) {
+        g.states = {{"select", g.count}};
+        g.wait_minutes.counts[0] = healthy;
+        for (const double at : leaked_at) {
+          const auto minutes = static_cast<std::uint32_t>(m - at);
+          std::size_t b = 0;
+          while (minutes > pprof::kWaitMinuteBounds[b]) ++b;
+          ++g.wait_minutes.counts[b];
+          g.wait_minutes.max_minutes = std::max(g.wait_minutes.max_minutes, minutes);
+        }
+      }
+      ++poll;
+      return profile_of({g});
+    });
+  };
+  TargetDetector d{detect::Options{}};
+  const Event* firing = first(run_leases(d, true), Scope::stack, Transition::firing);
+  REQUIRE(firing != nullptr);
+  CHECK(firing->function == "main.renew");
+  CHECK(minute_of(*firing) > 40);
+  // By counts alone its goroutines come and go: no page in four hours.
+  TargetDetector plain{detect::Options{}};
+  CHECK(first(run_leases(plain, false), Scope::stack, Transition::firing) == nullptr);
+}
+
 TEST_CASE("exported stacks are bounded and the rest is summed", "[detect]") {
   detect::Options o;
   o.max_stack_series = 5;

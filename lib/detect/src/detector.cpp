@@ -397,35 +397,53 @@ bool TargetDetector::stuck(const Stack& s) const {
          (static_cast<double>(s.max_wait_minutes) - s.prev_wait_minutes) * 60.0 >= apart - 120;
 }
 
-// The reference is the latest ID mark at least max(min_duration, half the group's window) old and inside
-// the window, so that goroutines that come and go within that time have gone. The runtime hands out IDs
-// from per-P batches of 16, so a few goroutines started just after a mark may carry IDs below it: a
-// handful of false survivors at most, against a ratio of the group.
+// Two ways to know, from one debug=2 profile, how many of a group's goroutines of some time ago are still
+// there; the better-surviving one is kept.
+// - Wait minutes, any class: a goroutine blocked here for more than kLastingMinutes was here, blocked,
+//   that long ago. Exact, but blind to loops whose wait restarts at every tick.
+// - Goroutine IDs, sleeping groups only: those at or below the highest ID of the latest mark at least
+//   max(min_duration, half the group's window) old were there then. An ID shows that a goroutine stays,
+//   not that it stays in this stack (an HTTP server's keep-alive connections and a pool's workers run stack
+//   after stack), and a goroutine per loop is the rule for sleeping ones. The runtime hands out IDs from
+//   per-P batches of 16, so a few goroutines started just after a mark may carry IDs below it: a handful
+//   of false survivors at most, against a ratio of the group.
+// Either compares with the group's count at that earlier time, from the window.
 void TargetDetector::observe_survival(Stack& s, const pprof::StackGroup& g, double t) const {
   s.survivors = s.survivors_of = 0;
+  const auto count_at = [&](double when) -> std::optional<double> {
+    if (when < s.window.front().t) return std::nullopt;
+    const std::size_t at = s.window.index_since(when);
+    if (at >= s.window.size()) return std::nullopt;
+    return s.window[at].v;
+  };
+  const auto keep = [&](std::uint64_t survivors, double of) {
+    if (of < 1) return;
+    if (s.survivors_of == 0 || static_cast<double>(survivors) / of > double(s.survivors) / s.survivors_of) {
+      s.survivors = static_cast<std::uint32_t>(survivors);
+      s.survivors_of = static_cast<std::uint32_t>(of);
+    }
+  };
+  if (const auto then = count_at(t - kLastingMinutes * 60.0)) {
+    std::uint64_t lasting = 0;
+    for (std::size_t b = 1; b < pprof::kWaitMinuteBounds.size(); ++b) {
+      if (pprof::kWaitMinuteBounds[b - 1] >= kLastingMinutes) lasting += g.wait_minutes.counts[b];
+    }
+    keep(lasting, *then);
+  }
+  if (s.wait_class != pprof::WaitClass::sleep) return;
   const double covered = s.window.back().t - s.window.front().t;
   const double need = std::max(seconds(options_.min_duration), covered / 2);
-  const IdMark* mark = nullptr;
   for (std::size_t i = id_marks_n_; i-- > 0;) {
     if (id_marks_[i].t <= t - need) {
-      mark = &id_marks_[i];
+      if (const auto then = count_at(id_marks_[i].t))
+        keep(pprof::goroutines_at_or_below(g, id_marks_[i].max_id), *then);
       break;
     }
   }
-  if (mark == nullptr || mark->t < s.window.front().t) return;
-  const std::size_t at = s.window.index_since(mark->t);
-  if (at >= s.window.size()) return;
-  s.survivors_of = static_cast<std::uint32_t>(s.window[at].v);
-  s.survivors = static_cast<std::uint32_t>(pprof::goroutines_at_or_below(g, mark->max_id));
 }
 
-// Only for sleeping groups, as stuck() uses survival: an ID that stays shows that a goroutine stays, not
-// that it stays in this stack, and goroutines that are reused (an HTTP server's keep-alive connections,
-// a worker pool's workers) run stack after stack. Fresh goroutines per sleeping loop are the common case
-// there; for the other classes the wait itself (minutes, or a primitive that can only be waited on) is
-// the evidence.
 std::optional<double> TargetDetector::churn(const Stack& s) const {
-  if (s.wait_class != pprof::WaitClass::sleep || !survived(s)) return std::nullopt;
+  if (!survived(s)) return std::nullopt;
   const std::size_t at = s.window.index_since(s.wait_t);
   const double then = at < s.window.size() ? s.window[at].v : s.status.count;
   return std::max(0.0, then - static_cast<double>(s.survivors));

@@ -181,6 +181,9 @@ class TargetDetector {
     std::uint64_t max_id = 0;
   };
   static constexpr std::size_t kIdMarks = 16;
+  // observe_survival(): goroutines blocked longer than this were already there this long ago (a bound of
+  // pprof::kWaitMinuteBounds, so the wait histogram can count them).
+  static constexpr std::uint32_t kLastingMinutes = 15;
   std::array<IdMark, kIdMarks> id_marks_{};
   std::size_t id_marks_n_ = 0;
 };

@@ -53,10 +53,12 @@ struct Options {
   // the target's goroutineleak profile reports at least this many goroutines fires at once, with
   // evidence="runtime", without trend, warm-up, pace or `for`: the GC proved they can never run again.
   std::uint64_t min_leaked = 1;
-  // debug=2, for groups in time.Sleep: a sleeping loop wakes at every tick, so its wait minutes never grow
-  // even when it never exits. Such a group stays (and may leak) when at least this fraction of the
-  // goroutines it had half its window ago (at least min_duration ago) are still there, told by their
-  // goroutine IDs. Pollers that finish within minutes keep almost none; loops that never exit keep all.
+  // debug=2: a group stays when at least this fraction of the goroutines it had some time ago are still
+  // there: for any class, those blocked for more than 15 minutes against its count 15 minutes ago; for a
+  // group in time.Sleep (a loop wakes at every tick, so its waits never grow even when it never exits),
+  // also those whose goroutine IDs are older than half its window (at least min_duration). A sleeping
+  // group that stays may leak; any group that stays is not held back by the turnover, reversal and peak
+  // tests for what shares its stack and comes and goes.
   double survival_ratio = 0.5;
   // The total's growth is a leak only when leak-candidate stack groups account for at least this fraction
   // of it (per-stack growth explains the total's growth).
