@@ -13,6 +13,7 @@ scripts/compare-rules.py; this test only asserts correctness, never timings."""
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -54,6 +55,24 @@ class Scenarios(unittest.TestCase):
         kinds = [sc["kind"] for sc in self.manifest]
         self.assertGreaterEqual(kinds.count("leak"), 8)
         self.assertGreaterEqual(kinds.count("healthy"), 5)
+
+    def test_suite_spans_go_releases_and_debug2(self):
+        """Recordings from more than one Go release (tracebacks changed between them), and some with debug=2 on
+        a cadence (wait minutes, goroutine IDs), leaks and healthy ones."""
+        self.assertGreaterEqual(len({sc["go"] for sc in self.manifest}), 2)
+        with_debug2 = [sc for sc in self.manifest if sc.get("debug2_every_s")]
+        self.assertGreaterEqual(len([sc for sc in with_debug2 if sc["kind"] == "leak"]), 3)
+        self.assertGreaterEqual(len([sc for sc in with_debug2 if sc["kind"] == "healthy"]), 1)
+        for sc in with_debug2:
+            with self.subTest(scenario=sc["name"]):
+                names = sorted(os.listdir(os.path.join(self.tmp.name, sc["name"])))
+                debug2 = 0
+                for n in names:
+                    with open(os.path.join(self.tmp.name, sc["name"], n), "rb") as f:
+                        debug2 += re.match(rb"goroutine \d", f.read(12)) is not None  # debug=1: "goroutine profile:"
+                expected = sc["samples"] * sc["interval_s"] / sc["debug2_every_s"]
+                self.assertGreater(debug2, 0.9 * expected)
+                self.assertLess(debug2, 1.1 * expected)
 
     def test_healthy_scenarios_never_fire(self):
         for sc in self.manifest:
