@@ -94,7 +94,8 @@ const std::vector<BadCase> kBadCases = {
       "scrape_interval, scrape_timeout, body_size_limit, tls_config, static_configs, file_sd_configs, "
       "kubernetes_sd_configs, detection"}},
     {"unknown_tls_key.bad.yml",
-     {"5:7: job \"app\": tls_config: unknown key \"ca\"; allowed: ca_file, server_name, insecure_skip_verify"}},
+     {"5:7: job \"app\": tls_config: unknown key \"ca\"; allowed: ca_file, cert_file, key_file, server_name, "
+      "insecure_skip_verify"}},
     {"unknown_static_key.bad.yml",
      {"5:9: job \"app\": static_configs[0]: unknown key \"label\"; allowed: targets, labels"}},
     {"duplicate_key.bad.yml", {"3:3: global: duplicate key \"scrape_interval\"; first defined at line 2, column 3"}},
@@ -231,6 +232,22 @@ const std::vector<BadCase> kBadCases = {
       "9:37: job \"payments\": static_configs[0]: target \"127.0.0.1\" has no port",
       "10:15: scrape_configs[1]: duplicate job_name \"payments\"; first used at line 6, column 15",
       "11:13: job \"payments\": format: invalid value \"debug9\"; allowed: debug0, debug1, debug2"}},
+    // credentials (Prometheus' messages where it has them)
+    {"auth_exclusive.bad.yml",
+     {"5:7: job \"both\": basic_auth: at most one of basic_auth username & username_file must be configured",
+      "7:7: job \"both\": basic_auth: at most one of basic_auth password & password_file must be configured",
+      "8:5: job \"both\": at most one of basic_auth & authorization must be configured",
+      "10:7: job \"both\": authorization: at most one of authorization credentials & credentials_file must be "
+      "configured",
+      "15:13: job \"basic-type\": authorization: authorization type cannot be set to \"basic\", use \"basic_auth\" "
+      "instead"}},
+    {"auth_tls_headers.bad.yml",
+     {"5:7: job \"half\": tls_config: cert_file needs key_file",
+      "10:7: job \"headers\": http_headers: setting header \"Authorization\" is not allowed",
+      "12:7: job \"headers\": http_headers: \"bad name\" is not a valid header name",
+      "15:18: job \"headers\": http_headers: X-Ok: secrets: a value holds a line break or NUL",
+      "16:9: job \"headers\": http_headers: X-Ok: unknown key \"valuez\"; allowed: values, secrets, files",
+      "17:7: job \"headers\": http_headers: header \"x-ok\" is given twice (names are case-insensitive)"}},
 };
 
 std::vector<std::string> files_in_testdata(std::string_view suffix) {
@@ -746,4 +763,42 @@ TEST_CASE("a relative ca_file is relative to the config file's directory", "[con
       "static_configs: [{targets: ['127.0.0.1:1']}]}]\n",
       "inline.yml");
   CHECK(std::get<Loaded>(s).config->scrape_configs[0].tls_config.ca_file == "ca.pem");
+}
+
+TEST_CASE("credentials to targets: basic_auth, authorization, client certificates and http_headers", "[config]") {
+  const LoadResult r = load_file(kDir + "auth.good.yml");
+  const Config& c = loaded(r);
+  REQUIRE(c.scrape_configs.size() == 3);
+  const ScrapeConfig& basic = c.scrape_configs[0];
+  REQUIRE(basic.basic_auth.has_value());
+  CHECK(basic.basic_auth->username == "leakwatch");
+  CHECK(basic.basic_auth->password_file == kDir + "secrets/password");  // relative to the config file
+  CHECK_FALSE(basic.authorization.has_value());
+  const ScrapeConfig& bearer = c.scrape_configs[1];
+  REQUIRE(bearer.authorization.has_value());
+  CHECK(bearer.authorization->type == "Bearer");  // the default
+  CHECK(bearer.authorization->credentials_file == "/var/run/secrets/token");
+  CHECK(bearer.tls_config.ca_file == kDir + "ca.pem");
+  CHECK(bearer.tls_config.cert_file == kDir + "client.pem");
+  CHECK(bearer.tls_config.key_file == "/etc/leakwatch/client-key.pem");
+  REQUIRE(bearer.http_headers.size() == 2);
+  CHECK(bearer.http_headers.at("X-Scope-OrgID").values == std::vector<std::string>{"tenant-1"});
+  CHECK(bearer.http_headers.at("X-Api-Key").secrets == std::vector<std::string>{"abc"});
+  CHECK(bearer.http_headers.at("X-Api-Key").files == std::vector<std::string>{kDir + "secrets/api-key"});
+  const ScrapeConfig& custom = c.scrape_configs[2];
+  REQUIRE(custom.authorization.has_value());
+  CHECK(custom.authorization->type == "Token");
+  CHECK(custom.authorization->credentials == "inline-credentials");
+}
+
+TEST_CASE("no diagnostic repeats a secret", "[config]") {
+  const LoadResult r = load_file(kDir + "auth_exclusive.bad.yml");
+  const LoadResult h = load_file(kDir + "auth_tls_headers.bad.yml");
+  for (const auto* result : {&r, &h}) {
+    for (const Diagnostic& d : rejected(*result)) {
+      CHECK(d.to_string().find("hunter2-inline") == std::string::npos);
+      CHECK(d.to_string().find("tok-inline") == std::string::npos);
+      CHECK(d.to_string().find("break-secret") == std::string::npos);
+    }
+  }
 }

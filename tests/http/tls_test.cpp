@@ -22,15 +22,34 @@ TEST_CASE("client TLS contexts require TLS 1.2 or newer and verify peers", "[htt
 }
 
 TEST_CASE("a CA file that cannot be used is an io error naming it", "[http][tls]") {
-  const auto missing = make_client_tls({"/nonexistent/ca.pem"});
+  const auto missing = make_client_tls({"/nonexistent/ca.pem", "", ""});
   REQUIRE_FALSE(missing.has_value());
   CHECK(missing.error().code == leakwatch::common::Errc::io);
   CHECK(missing.error().message.find("/nonexistent/ca.pem") != std::string::npos);
 
   const auto path = std::filesystem::temp_directory_path() / "leakwatch-tls-test-not-a-cert.pem";
   std::ofstream(path) << "not a certificate\n";
-  const auto garbage = make_client_tls({path.string()});
+  const auto garbage = make_client_tls({path.string(), "", ""});
   std::filesystem::remove(path);
   REQUIRE_FALSE(garbage.has_value());
   CHECK(garbage.error().code == leakwatch::common::Errc::io);
+}
+
+TEST_CASE("a client certificate or key that cannot be used is an io error naming the file", "[http][tls]") {
+  const auto missing = make_client_tls({"", "/nonexistent/client.pem", "/nonexistent/client-key.pem"});
+  REQUIRE_FALSE(missing.has_value());
+  CHECK(missing.error().code == leakwatch::common::Errc::io);
+  CHECK(missing.error().message.find("cert_file /nonexistent/client.pem") != std::string::npos);
+
+  // A key file whose content is not a key: the message names the file, never its bytes.
+  const auto key = std::filesystem::temp_directory_path() / "leakwatch-tls-test-key.pem";
+  std::ofstream(key) << "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1ieXRlcw==\n-----END PRIVATE KEY-----\n";
+  const auto system_ca = "/etc/ssl/certs/ca-certificates.crt";
+  const auto bad_key = make_client_tls({"", system_ca, key.string()});
+  std::filesystem::remove(key);
+  if (std::filesystem::exists(system_ca)) {  // any PEM chain stands in for a client certificate here
+    REQUIRE_FALSE(bad_key.has_value());
+    CHECK(bad_key.error().message.find("key_file " + key.string()) != std::string::npos);
+    CHECK(bad_key.error().message.find("c2VjcmV0") == std::string::npos);
+  }
 }

@@ -21,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <sstream>
 #include <system_error>
@@ -47,10 +48,28 @@ constexpr auto kProfileNames = [] {
 constexpr std::array<std::string_view, 2> kTopKeys{"global", "scrape_configs"};
 constexpr std::array<std::string_view, 6> kGlobalKeys{"scrape_interval",      "scrape_timeout",   "body_size_limit",
                                                       "max_frames_per_stack", "max_stack_groups", "detection"};
-constexpr std::array<std::string_view, 15> kScrapeKeys{
+constexpr std::array<std::string_view, 18> kScrapeKeys{
     "job_name",       "scheme",          "profile",    "profile_path",   "format",          "scrape_interval",
     "scrape_timeout", "body_size_limit", "tls_config", "static_configs", "file_sd_configs", "kubernetes_sd_configs",
-    "detection",      "goroutineleak",   "debug2"};
+    "detection",      "goroutineleak",   "debug2",     "basic_auth",     "authorization",   "http_headers"};
+constexpr std::array<std::string_view, 4> kBasicAuthKeys{"username", "username_file", "password", "password_file"};
+constexpr std::array<std::string_view, 3> kAuthorizationKeys{"type", "credentials", "credentials_file"};
+constexpr std::array<std::string_view, 3> kHttpHeaderKeys{"values", "secrets", "files"};
+// Headers the daemon sets itself or that change the connection (Prometheus' list, without the ones only
+// its remote write and SigV4 use): an http_headers entry may not set them. Compared case-insensitively.
+constexpr std::array<std::string_view, 13> kReservedHeaders{"Authorization",
+                                                            "Host",
+                                                            "Content-Encoding",
+                                                            "Content-Length",
+                                                            "Content-Type",
+                                                            "User-Agent",
+                                                            "Connection",
+                                                            "Keep-Alive",
+                                                            "Proxy-Authenticate",
+                                                            "Proxy-Authorization",
+                                                            "Www-Authenticate",
+                                                            "Accept-Encoding",
+                                                            "X-Prometheus-Scrape-Timeout-Seconds"};
 constexpr std::array<std::string_view, 4> kDebug2Keys{"interval", "min_interval", "max_goroutines", "max_bytes"};
 constexpr std::array<std::string_view, 3> kLeakProofKeys{"poll", "interval", "path"};
 constexpr std::array<std::pair<std::string_view, LeakProofPoll>, 3> kLeakProofPolls{
@@ -85,7 +104,8 @@ constexpr std::array<std::string_view, 30> kDetectionKeys{"method",
                                                           "seed_factor",
                                                           "seed_consecutive",
                                                           "seed_absolute_cap"};
-constexpr std::array<std::string_view, 3> kTlsKeys{"ca_file", "server_name", "insecure_skip_verify"};
+constexpr std::array<std::string_view, 5> kTlsKeys{"ca_file", "cert_file", "key_file", "server_name",
+                                                   "insecure_skip_verify"};
 constexpr std::array<std::string_view, 2> kStaticKeys{"targets", "labels"};
 constexpr std::array<std::string_view, 2> kFileSdKeys{"files", "refresh_interval"};
 constexpr std::array<std::string_view, 5> kKubernetesSdKeys{"role", "api_server", "bearer_token_file", "tls_config",
@@ -113,6 +133,29 @@ Position position_of(const YAML::Node& n) {
   const YAML::Mark m = n.Mark();
   if (m.is_null() || m.line < 0 || m.column < 0) return {};
   return {m.line + 1, m.column + 1};
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool iequals(std::string_view a, std::string_view b) { return a.size() == b.size() && lower(a) == lower(b); }
+
+std::string trim(std::string_view s) {
+  const auto space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
+  while (!s.empty() && space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && space(s.back())) s.remove_suffix(1);
+  return std::string(s);
+}
+
+// An HTTP token (RFC 9110 section 5.6.2): a header name or an authentication scheme.
+bool is_token(std::string_view s) {
+  static constexpr std::string_view kExtra = "!#$%&'*+-.^_`|~";
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || kExtra.find(c) != std::string_view::npos;
+  });
 }
 
 std::string at(Position p) { return "line " + std::to_string(p.line) + ", column " + std::to_string(p.column); }
@@ -576,6 +619,8 @@ class Decoder {
     const Entry* profile_entry = nullptr;
     const Entry* format_entry = nullptr;
     const Entry* leak_proof_entry = nullptr;
+    const Entry* basic_auth_entry = nullptr;
+    const Entry* authorization_entry = nullptr;
     bool profile_path_set = false;
     bool targets_named = false;
     std::vector<Entry> all = entries(item, prefix);
@@ -615,6 +660,14 @@ class Decoder {
         if (r.value) job.body_size_limit = *r.value;
       } else if (e.name == "tls_config") {
         decode_tls(e, prefix, job.tls_config);
+      } else if (e.name == "basic_auth") {
+        basic_auth_entry = &e;
+        decode_basic_auth(e, prefix, job.basic_auth);
+      } else if (e.name == "authorization") {
+        authorization_entry = &e;
+        decode_authorization(e, prefix, job.authorization);
+      } else if (e.name == "http_headers") {
+        decode_http_headers(e, prefix, job.http_headers);
       } else if (e.name == "static_configs") {
         targets_named = true;
         decode_static_configs(e, prefix, job.static_configs);
@@ -635,6 +688,12 @@ class Decoder {
       }
     }
     if (!job_name_seen) error(position_of(item), index_prefix + "job_name is required");
+    if (basic_auth_entry != nullptr && authorization_entry != nullptr) {
+      const Entry& later = basic_auth_entry->key.Mark().pos > authorization_entry->key.Mark().pos
+                               ? *basic_auth_entry
+                               : *authorization_entry;
+      error(position_of(later.key), prefix + "at most one of basic_auth & authorization must be configured");
+    }
     // A job without any source of targets polls nothing, which is almost certainly a mistake; an explicit
     // `static_configs: []` says it is not.
     if (!targets_named && !had_unknown_key) {  // after a misspelt key, this would repeat the same mistake
@@ -751,19 +810,146 @@ class Decoder {
     }
   }
 
+  // Two keys of which at most one may be set (a secret inline or in a file): reported at the second.
+  void exclusive(const Entry* a, const Entry* b, const std::string& prefix, std::string_view what) {
+    if (a == nullptr || b == nullptr) return;
+    const Entry& later = a->key.Mark().pos > b->key.Mark().pos ? *a : *b;
+    error(position_of(later.key), prefix + "at most one of " + std::string(what) + " must be configured");
+  }
+
+  void decode_basic_auth(const Entry& section, const std::string& job_prefix, std::optional<BasicAuthConfig>& out) {
+    if (section.value.IsNull()) return;
+    if (!expect(section, YAML::NodeType::Map, "a mapping", job_prefix)) return;
+    const std::string prefix = job_prefix + "basic_auth: ";
+    BasicAuthConfig b;
+    const Entry *user = nullptr, *user_file = nullptr, *pass = nullptr, *pass_file = nullptr;
+    const std::vector<Entry> es = known(entries(section.value, prefix), kBasicAuthKeys, prefix);
+    for (const Entry& e : es) {
+      const Read<std::string> r = string_field(e, prefix);
+      if (!r.value) continue;
+      if (e.name == "username") {
+        user = &e;
+        b.username = *r.value;
+      } else if (e.name == "username_file") {
+        user_file = &e;
+        b.username_file = *r.value;
+      } else if (e.name == "password") {
+        pass = &e;
+        b.password = *r.value;
+      } else if (e.name == "password_file") {
+        pass_file = &e;
+        b.password_file = *r.value;
+      }
+    }
+    exclusive(user, user_file, prefix, "basic_auth username & username_file");
+    exclusive(pass, pass_file, prefix, "basic_auth password & password_file");
+    out = std::move(b);
+  }
+
+  void decode_authorization(const Entry& section, const std::string& job_prefix,
+                            std::optional<AuthorizationConfig>& out) {
+    if (section.value.IsNull()) return;
+    if (!expect(section, YAML::NodeType::Map, "a mapping", job_prefix)) return;
+    const std::string prefix = job_prefix + "authorization: ";
+    AuthorizationConfig a;
+    const Entry *creds = nullptr, *creds_file = nullptr;
+    for (const Entry& e : known(entries(section.value, prefix), kAuthorizationKeys, prefix)) {
+      const Read<std::string> r = string_field(e, prefix);
+      if (!r.value) continue;
+      if (e.name == "type") {
+        std::string type = trim(*r.value);
+        if (type.empty()) type = "Bearer";
+        if (iequals(type, "basic")) {
+          error(value_position(e),
+                prefix + "authorization type cannot be set to \"basic\", use \"basic_auth\" instead");
+        } else if (!is_token(type)) {
+          error(value_position(e), prefix + "type: expected one word (an HTTP authentication scheme such as Bearer)");
+        }
+        a.type = std::move(type);
+      } else if (e.name == "credentials") {
+        creds = &e;
+        a.credentials = *r.value;
+      } else if (e.name == "credentials_file") {
+        creds_file = &e;
+        a.credentials_file = *r.value;
+      }
+    }
+    exclusive(creds, creds_file, prefix, "authorization credentials & credentials_file");
+    out = std::move(a);
+  }
+
+  void decode_http_headers(const Entry& section, const std::string& job_prefix,
+                           std::map<std::string, HttpHeaderConfig>& out) {
+    if (section.value.IsNull()) return;
+    if (!expect(section, YAML::NodeType::Map, "a mapping of header names to {values, secrets, files}", job_prefix)) {
+      return;
+    }
+    const std::string prefix = job_prefix + "http_headers: ";
+    std::set<std::string> seen;  // header names are case-insensitive: X-A and x-a are one header
+    for (const Entry& h : entries(section.value, prefix)) {
+      const std::string at_header = prefix + h.name + ": ";
+      if (!is_token(h.name)) {
+        error(position_of(h.key), prefix + quote(h.name) + " is not a valid header name");
+        continue;
+      }
+      const bool reserved = std::any_of(kReservedHeaders.begin(), kReservedHeaders.end(),
+                                        [&](std::string_view r) { return iequals(r, h.name); });
+      if (reserved) {
+        error(position_of(h.key), prefix + "setting header " + quote(h.name) + " is not allowed");
+        continue;
+      }
+      if (!seen.insert(lower(h.name)).second) {
+        error(position_of(h.key), prefix + "header " + quote(h.name) + " is given twice (names are case-insensitive)");
+        continue;
+      }
+      if (h.value.IsNull()) continue;
+      if (!expect(h, YAML::NodeType::Map, "a mapping with values, secrets or files", prefix)) continue;
+      HttpHeaderConfig c;
+      for (const Entry& e : known(entries(h.value, at_header), kHttpHeaderKeys, at_header)) {
+        const Read<std::vector<std::string>> r = string_list_field(e, at_header);
+        if (!r.value) continue;
+        if (e.name != "files") {
+          // A line break would end the header and start another: no value may hold one (never echoed: it may
+          // be a secret).
+          for (const std::string& v : *r.value) {
+            if (v.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+              error(value_position(e), at_header + e.name + ": a value holds a line break or NUL");
+            }
+          }
+        }
+        (e.name == "values" ? c.values : e.name == "secrets" ? c.secrets : c.files) = *r.value;
+      }
+      out[h.name] = std::move(c);
+    }
+  }
+
   void decode_tls(const Entry& section, const std::string& job_prefix, TlsConfig& tls) {
     if (section.value.IsNull()) return;
     if (!expect(section, YAML::NodeType::Map, "a mapping", job_prefix)) return;
     const std::string prefix = job_prefix + "tls_config: ";
+    const Entry *cert = nullptr, *key = nullptr;
     for (const Entry& e : known(entries(section.value, prefix), kTlsKeys, prefix)) {
       if (e.name == "ca_file") {
         if (const Read<std::string> r = string_field(e, prefix); r.value) tls.ca_file = *r.value;
+      } else if (e.name == "cert_file") {
+        if (const Read<std::string> r = string_field(e, prefix); r.value && !r.value->empty()) {
+          cert = &e;
+          tls.cert_file = *r.value;
+        }
+      } else if (e.name == "key_file") {
+        if (const Read<std::string> r = string_field(e, prefix); r.value && !r.value->empty()) {
+          key = &e;
+          tls.key_file = *r.value;
+        }
       } else if (e.name == "server_name") {
         if (const Read<std::string> r = string_field(e, prefix); r.value) tls.server_name = *r.value;
       } else if (e.name == "insecure_skip_verify") {
         if (const Read<bool> r = bool_field(e, prefix); r.value) tls.insecure_skip_verify = *r.value;
       }
     }
+    // A client certificate is a pair: one half alone cannot be presented.
+    if (cert != nullptr && key == nullptr) error(position_of(cert->key), prefix + "cert_file needs key_file");
+    if (key != nullptr && cert == nullptr) error(position_of(key->key), prefix + "key_file needs cert_file");
   }
 
   void decode_static_configs(const Entry& section, const std::string& job_prefix, std::vector<StaticConfig>& out) {
@@ -1049,12 +1235,24 @@ std::shared_ptr<const Config> resolve_relative_paths(std::shared_ptr<const Confi
   };
   for (ScrapeConfig& job : copy->scrape_configs) {
     resolve(job.tls_config.ca_file);
+    resolve(job.tls_config.cert_file);
+    resolve(job.tls_config.key_file);
+    if (job.basic_auth) {
+      resolve(job.basic_auth->username_file);
+      resolve(job.basic_auth->password_file);
+    }
+    if (job.authorization) resolve(job.authorization->credentials_file);
+    for (auto& [name, header] : job.http_headers) {
+      for (std::string& f : header.files) resolve(f);
+    }
     for (FileSdConfig& sd : job.file_sd_configs) {
       for (std::string& f : sd.files) resolve(f);
     }
     for (KubernetesSdConfig& sd : job.kubernetes_sd_configs) {
       resolve(sd.bearer_token_file);
       resolve(sd.tls_config.ca_file);
+      resolve(sd.tls_config.cert_file);
+      resolve(sd.tls_config.key_file);
     }
   }
   return changed ? copy : config;

@@ -623,7 +623,7 @@ common::Result<std::unique_ptr<Provider>> make_kubernetes_provider(asio::io_cont
 
   std::shared_ptr<http::TlsContext> tls;
   if (server->https) {
-    auto made = http::make_client_tls({options.ca_file});
+    auto made = http::make_client_tls({options.ca_file, options.cert_file, options.key_file});
     if (!made) return common::Error(made.error().code, "kubernetes_sd: " + made.error().message);
     tls = std::move(*made);
   }

@@ -48,12 +48,14 @@ common::Result<ApiResponse> to_result(http::Response r) {
   switch (r.outcome) {
     case common::Outcome::success:
     case common::Outcome::http_error:
+    case common::Outcome::unauthorized:
       if (r.status != 0) return ApiResponse{r.status, std::move(r.body)};
       return Error(Errc::connect, std::move(r.error));
     case common::Outcome::timeout: return Error(Errc::timeout, std::move(r.error));
     case common::Outcome::too_large: return Error(Errc::too_large, std::move(r.error));
     case common::Outcome::parse_error: return Error(Errc::invalid, std::move(r.error));
     case common::Outcome::connect_error: return Error(Errc::connect, std::move(r.error));
+    case common::Outcome::auth_error: return Error(Errc::io, std::move(r.error));
   }
   return Error(Errc::connect, std::move(r.error));
 }

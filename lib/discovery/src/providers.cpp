@@ -17,6 +17,8 @@ std::shared_ptr<Provider> make_provider(boost::asio::io_context& io, const std::
   options.api_server = k.api_server;
   options.bearer_token_file = k.bearer_token_file;
   options.ca_file = k.tls_config.ca_file;
+  options.cert_file = k.tls_config.cert_file;
+  options.key_file = k.tls_config.key_file;
   options.server_name = k.tls_config.server_name;
   options.insecure_skip_verify = k.tls_config.insecure_skip_verify;
   options.namespaces = k.namespaces;

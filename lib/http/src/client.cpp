@@ -279,7 +279,8 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
     req.set(bhttp::field::host, endpoint_.host_header);
     req.set(bhttp::field::user_agent, user_agent_);
     if (request.accept_gzip) req.set(bhttp::field::accept_encoding, "gzip");
-    for (const auto& [name, value] : request.headers) req.set(name, value);
+    // insert, not set: a header given several values (http_headers) is sent once per value.
+    for (const auto& [name, value] : request.headers) req.insert(name, value);
     req.keep_alive(request.keep_alive);
     return req;
   }
@@ -433,29 +434,49 @@ namespace {
 
 class HttpFetcher final : public common::Fetcher {
  public:
-  HttpFetcher(asio::io_context& io, Endpoint endpoint, Request request, std::shared_ptr<TlsContext> tls,
-              std::shared_ptr<Resolver> resolver)
-      : client_(io, std::move(endpoint), std::move(tls), std::move(resolver)), request_(std::move(request)) {}
+  HttpFetcher(asio::io_context& io, Endpoint endpoint, Request request, AuthSettings auth,
+              std::shared_ptr<TlsContext> tls, std::shared_ptr<Resolver> resolver)
+      : io_(io),
+        client_(io, std::move(endpoint), std::move(tls), std::move(resolver)),
+        request_(std::move(request)),
+        auth_(std::move(auth)) {}
 
   void fetch(const common::FetchRequest& request, SteadyTime deadline,
              std::function<void(common::FetchResult)> done) override {
     Request r = request_;  // the job's headers; the fetch's target and, if it sets one, its limit
     r.target = request.target;
     if (request.body_limit != 0) r.body_limit = std::min(request.body_limit, request_.body_limit);
-    client_.get(std::move(r), deadline, std::move(done));
+    // Credentials that cannot be read fail the poll before anything is sent (the error names the file).
+    if (auto added = auth_.add_to(r.headers); !added) {
+      common::FetchResult failed;
+      failed.outcome = common::Outcome::auth_error;
+      failed.error = added.error().message;
+      asio::post(io_, [done = std::move(done), failed = std::move(failed)]() mutable { done(std::move(failed)); });
+      return;
+    }
+    client_.get(std::move(r), deadline, [done = std::move(done)](Response response) {
+      // Refused credentials are their own result: the fix is in the config or the secret, not the target.
+      if (response.outcome == common::Outcome::http_error && (response.status == 401 || response.status == 403)) {
+        response.outcome = common::Outcome::unauthorized;
+      }
+      done(std::move(response));
+    });
   }
   void cancel() noexcept override { client_.cancel(); }
 
  private:
+  asio::io_context& io_;
   Client client_;
   Request request_;
+  RequestAuth auth_;
 };
 
 }  // namespace
 
 std::unique_ptr<common::Fetcher> make_fetcher(asio::io_context& io, Endpoint endpoint, Request request,
-                                              std::shared_ptr<TlsContext> tls, std::shared_ptr<Resolver> resolver) {
-  return std::make_unique<HttpFetcher>(io, std::move(endpoint), std::move(request), std::move(tls),
+                                              AuthSettings auth, std::shared_ptr<TlsContext> tls,
+                                              std::shared_ptr<Resolver> resolver) {
+  return std::make_unique<HttpFetcher>(io, std::move(endpoint), std::move(request), std::move(auth), std::move(tls),
                                        std::move(resolver));
 }
 

@@ -25,6 +25,19 @@ common::Result<std::shared_ptr<TlsContext>> make_client_tls(const TlsClientOptio
     tls->ctx.load_verify_file(options.ca_file, ec);
     if (ec) return common::Error(common::Errc::io, "TLS: cannot load ca_file " + options.ca_file + ": " + ec.message());
   }
+  if (!options.cert_file.empty()) {
+    tls->ctx.use_certificate_chain_file(options.cert_file, ec);
+    if (ec) {
+      return common::Error(common::Errc::io, "TLS: cannot load cert_file " + options.cert_file + ": " + ec.message());
+    }
+    tls->ctx.use_private_key_file(options.key_file, asio::ssl::context::pem, ec);
+    if (ec)
+      return common::Error(common::Errc::io, "TLS: cannot load key_file " + options.key_file + ": " + ec.message());
+    if (SSL_CTX_check_private_key(tls->ctx.native_handle()) != 1) {
+      return common::Error(common::Errc::io,
+                           "TLS: key_file " + options.key_file + " does not match cert_file " + options.cert_file);
+    }
+  }
   return tls;
 }
 

@@ -22,6 +22,20 @@ namespace {
 
 std::string loop_key(const LoopSettings& s) { return s.service + '\x1f' + s.target; }
 
+http::AuthSettings auth_settings(const config::ScrapeConfig& job) {
+  http::AuthSettings a;
+  if (job.basic_auth) {
+    const config::BasicAuthConfig& b = *job.basic_auth;
+    a.basic = http::AuthSettings::Basic{{b.username, b.username_file}, {b.password, b.password_file}};
+  }
+  if (job.authorization) {
+    const config::AuthorizationConfig& z = *job.authorization;
+    a.authorization = http::AuthSettings::Authorization{z.type, {z.credentials, z.credentials_file}};
+  }
+  for (const auto& [name, h] : job.http_headers) a.headers.push_back({name, h.values, h.secrets, h.files});
+  return a;
+}
+
 // A countdown shared by the completion callbacks of several loops; runs `then` after the last one.
 struct Countdown {
   std::size_t remaining;
@@ -49,7 +63,8 @@ LoopSettings settings_for(const config::Config& config, const config::ScrapeConf
   s.endpoint.server_name = job.tls_config.server_name;
   s.request.target = (profile_path.empty() ? job.profile_path : profile_path) + pprof::debug_query(job.format);
   s.request.body_limit = job.body_size_limit;
-  s.tls.ca_file = job.tls_config.ca_file;
+  s.tls = {job.tls_config.ca_file, job.tls_config.cert_file, job.tls_config.key_file};
+  s.auth = auth_settings(job);
   if (job.profile == pprof::ProfileKind::goroutine) {
     switch (job.goroutineleak.poll) {
       case config::LeakProofPoll::auto_detect: s.leak_proof.poll = LeakProofSettings::Poll::auto_detect; break;
@@ -127,7 +142,7 @@ class Manager::Impl : public std::enable_shared_from_this<Impl> {
     if (!options_.fetchers) {
       options_.fetchers = [resolver = options_.resolver](asio::io_context& io, const LoopSettings& s,
                                                          std::shared_ptr<http::TlsContext> tls) {
-        return http::make_fetcher(io, s.endpoint, s.request, std::move(tls), resolver);
+        return http::make_fetcher(io, s.endpoint, s.request, s.auth, std::move(tls), resolver);
       };
     }
   }
@@ -184,7 +199,7 @@ class Manager::Impl : public std::enable_shared_from_this<Impl> {
   };
 
   std::shared_ptr<http::TlsContext> tls_context(const config::ScrapeConfig& job) {
-    auto made = http::make_client_tls({job.tls_config.ca_file});
+    auto made = http::make_client_tls({job.tls_config.ca_file, job.tls_config.cert_file, job.tls_config.key_file});
     if (!made) {
       // The job's https targets then fail every poll with connect_error, which the metrics and this line show.
       common::log(*common::logger("scrape"), spdlog::level::err, "cannot set up TLS",

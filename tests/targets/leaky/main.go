@@ -13,6 +13,21 @@
 //
 // The first line on stdout is always "listening HOST:PORT"; logs go to stderr.
 //
+// For the tests of leakwatch's scrape authentication (Prometheus' basic_auth, authorization, http_headers,
+// tls_config) every path, /debug/pprof/* included, can be put behind checks; all are off by default:
+//
+//	-basic-auth USER:PASS    HTTP basic auth with exactly these credentials, else 401
+//	                         (WWW-Authenticate: Basic realm="leaky")
+//	-bearer-file PATH        "Authorization: Bearer T" where T is PATH's content without surrounding
+//	                         whitespace, read again for every request (a test rotates it), else 401;
+//	                         PATH missing, unreadable or blank: 500
+//	-require-header N:V      a header N with the value V, else 403
+//	-mtls-out DIR            with -tls: a client CA and a client certificate signed by it are written to
+//	                         DIR (client-ca.pem, client.pem, client-key.pem) and the TLS handshake
+//	                         requires a client certificate that CA signed
+//
+// The credential checks (401, 500) run before the header check (403), so a request failing both gets 401.
+//
 // Every leak kind parks in its own named function (main.leakChanSend, main.leakMutex, ...) so the
 // profile's stacks say which kind of leak they are.
 //
@@ -37,6 +52,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -51,6 +67,7 @@ import (
 	_ "net/http/pprof" // registers /debug/pprof/* on http.DefaultServeMux
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
@@ -227,6 +244,220 @@ func selfSigned() (tls.Certificate, []byte, error) {
 	return pair, certPEM, err
 }
 
+// writeFileAtomic writes data to path through a temporary file and a rename, so a reader that sees path sees
+// all of it. A stale temporary file is removed first because WriteFile's mode applies only to a file it
+// creates: reusing one with wider permissions would expose the private key. The Chmod gives the exact mode
+// whatever the umask.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if err := os.WriteFile(tmp, data, mode); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, mode); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// clientCA makes a CA and a client certificate it signs (ECDSA P-256, both in memory), writes
+// dir/client-ca.pem, dir/client.pem and dir/client-key.pem (PKCS#8, mode 0600: the form and permissions a
+// real client key has, so the daemon is tested reading what it will meet) and returns the pool that verifies
+// such client certificates. The CA is not the server's self-signed certificate, so a client that presents
+// the server's certificate, or one of its own, is refused.
+func clientCA(dir string) (*x509.CertPool, error) {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: "leaky test client CA", Organization: []string{"leakwatch tests"}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLenZero:        true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		return nil, err
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		return nil, err
+	}
+
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	serial, err = rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: "leaky test client", Organization: []string{"leakwatch tests"}},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		// Go's server checks this usage on a client certificate (x509.ExtKeyUsageClientAuth is required).
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		return nil, err
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	files := []struct {
+		name string
+		data []byte
+		mode os.FileMode
+	}{
+		{"client-ca.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o644},
+		{"client.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644},
+		{"client-key.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600},
+	}
+	for _, f := range files {
+		if err := writeFileAtomic(filepath.Join(dir, f.name), f.data, f.mode); err != nil {
+			return nil, err
+		}
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	return pool, nil
+}
+
+// access is what every request must carry (-basic-auth, -bearer-file, -require-header). The zero value
+// asks for nothing, so without those flags leaky answers exactly as before.
+type access struct {
+	basic                   bool // -basic-auth given (an empty user or password is still a credential)
+	user, password          string
+	bearerFile              string
+	headerName, headerValue string
+}
+
+func (a access) enabled() bool { return a.basic || a.bearerFile != "" || a.headerName != "" }
+
+// same compares a secret in constant time: it costs nothing here and keeps the target a model of the real
+// servers leakwatch scrapes.
+func same(got, want string) bool { return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1 }
+
+// check returns 0 when r may pass, else the status to answer and a reason for the log. Reasons never quote
+// what the request carried or what was expected: those are the secrets the tests look for in leakwatch's
+// output, and leaky's log is printed next to leakwatch's when a test fails.
+func (a access) check(r *http.Request) (int, string) {
+	if a.basic {
+		user, password, ok := r.BasicAuth()
+		if !ok {
+			return http.StatusUnauthorized, "no basic auth credentials"
+		}
+		// Both compared, whatever the first gives, so the answer's timing says nothing about which was wrong.
+		if userOK, passwordOK := same(user, a.user), same(password, a.password); !userOK || !passwordOK {
+			return http.StatusUnauthorized, "wrong basic auth credentials"
+		}
+	}
+	if a.bearerFile != "" {
+		// Read for every request, not once, so a test can rotate the token under a running target the way a
+		// Kubernetes secret volume is updated.
+		b, err := os.ReadFile(a.bearerFile)
+		if err != nil {
+			return http.StatusInternalServerError, fmt.Sprintf("cannot read -bearer-file: %v", err)
+		}
+		want := strings.TrimSpace(string(b))
+		if want == "" {
+			// A blank token would let "Authorization: Bearer" with no token through.
+			return http.StatusInternalServerError, "-bearer-file is blank"
+		}
+		// RFC 7235: the scheme is case-insensitive; one or more spaces separate it from the token.
+		scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return http.StatusUnauthorized, "no bearer token"
+		}
+		if !same(strings.TrimLeft(token, " "), want) {
+			return http.StatusUnauthorized, "wrong bearer token"
+		}
+	}
+	if a.headerName != "" {
+		found := false
+		for _, v := range r.Header.Values(a.headerName) { // a header sent more than once passes if any line matches
+			found = found || same(v, a.headerValue)
+		}
+		if !found {
+			return http.StatusForbidden, "required header " + a.headerName + " missing or wrong"
+		}
+	}
+	return 0, ""
+}
+
+// wrap puts the checks in front of next. An unchanged handler when nothing is required, so the default
+// leaky serves exactly as it did before these flags existed.
+func (a access) wrap(next http.Handler) http.Handler {
+	if !a.enabled() {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		status, reason := a.check(r)
+		if status == 0 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		log.Printf("%s %s from %s: %d, %s", r.Method, r.URL.Path, r.RemoteAddr, status, reason)
+		if status == http.StatusUnauthorized {
+			if a.basic {
+				w.Header().Set("WWW-Authenticate", `Basic realm="leaky"`)
+			} else {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="leaky"`) // RFC 6750 section 3
+			}
+		}
+		http.Error(w, http.StatusText(status), status)
+	})
+}
+
+// parseAccess turns the access flags into an access, or an error for a flag that cannot be met.
+func parseAccess(basicAuth, bearerFile, requireHeader string) (access, error) {
+	var a access
+	if basicAuth != "" {
+		// RFC 7617: the user id cannot contain a colon, the password can, so the first colon splits them.
+		user, password, ok := strings.Cut(basicAuth, ":")
+		if !ok {
+			return a, errors.New("-basic-auth must be USER:PASS")
+		}
+		a.basic, a.user, a.password = true, user, password
+	}
+	if a.basic && bearerFile != "" {
+		// Both live in the one Authorization header, so no request could satisfy both.
+		return a, errors.New("-basic-auth and -bearer-file are mutually exclusive")
+	}
+	a.bearerFile = bearerFile
+	if requireHeader != "" {
+		name, v, ok := strings.Cut(requireHeader, ":")
+		// Trimmed because HTTP drops the whitespace around a field value: "X-A: b" must mean the value "b".
+		name, v = strings.TrimSpace(name), strings.TrimSpace(v)
+		if !ok || name == "" {
+			return a, errors.New("-require-header must be NAME:VALUE")
+		}
+		a.headerName, a.headerValue = name, v
+	}
+	return a, nil
+}
+
 // serveGoroutineLeak stands in for /debug/pprof/goroutineleak where the runtime has no such profile (Go
 // before 1.26, and 1.26 built without GOEXPERIMENT=goroutineleakprofile; main registers it only then): it
 // answers ?debug=1 in exactly that profile's text format (reference section 5: the debug=1 format of the
@@ -280,6 +511,12 @@ func main() {
 	certOut := flag.String("cert-out", "", "with -tls: write the certificate (its own CA) as PEM here")
 	noLeakProfile := flag.Bool("no-goroutineleak", false,
 		"answer /debug/pprof/goroutineleak with 404 Unknown profile, as Go without the profile does")
+	basicAuth := flag.String("basic-auth", "", "USER:PASS: every request needs these basic auth credentials (else 401)")
+	bearerFile := flag.String("bearer-file", "",
+		"every request needs \"Authorization: Bearer <this file's content, trimmed>\" (else 401); read per request")
+	requireHeader := flag.String("require-header", "", "NAME:VALUE: every request needs this header (else 403)")
+	mtlsOut := flag.String("mtls-out", "",
+		"with -tls: write a client CA, client.pem and client-key.pem to this directory and require client certificates signed by that CA")
 	flag.Parse()
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
 	log.SetPrefix("leaky: ")
@@ -291,6 +528,15 @@ func main() {
 	}
 	if *baseline < 0 || *leakBatch < 0 {
 		fmt.Fprintln(os.Stderr, "leaky: -baseline and -leak-batch must be >= 0")
+		os.Exit(2)
+	}
+	acc, err := parseAccess(*basicAuth, *bearerFile, *requireHeader)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "leaky: %v\n", err)
+		os.Exit(2)
+	}
+	if *mtlsOut != "" && !*useTLS {
+		fmt.Fprintln(os.Stderr, "leaky: -mtls-out needs -tls")
 		os.Exit(2)
 	}
 
@@ -350,23 +596,33 @@ func main() {
 	if err != nil {
 		log.Fatalf("listen: %v", err)
 	}
-	srv := &http.Server{Handler: http.DefaultServeMux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: acc.wrap(http.DefaultServeMux), ReadHeaderTimeout: 10 * time.Second}
+	if acc.enabled() {
+		// Which checks, never their values (see access.check).
+		log.Printf("access: basic auth %t, bearer file %q, required header %q",
+			acc.basic, acc.bearerFile, acc.headerName)
+	}
 	if *useTLS {
 		pair, certPEM, err := selfSigned()
 		if err != nil {
 			log.Fatalf("certificate: %v", err)
 		}
+		// The files below are written before "listening" is printed, so a reader of that line can rely on them.
 		if *certOut != "" {
-			// Written before "listening" is printed, so a reader of that line can rely on the file.
-			tmp := *certOut + ".tmp"
-			if err := os.WriteFile(tmp, certPEM, 0o644); err != nil {
-				log.Fatalf("write -cert-out: %v", err)
-			}
-			if err := os.Rename(tmp, *certOut); err != nil {
+			if err := writeFileAtomic(*certOut, certPEM, 0o644); err != nil {
 				log.Fatalf("write -cert-out: %v", err)
 			}
 		}
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+		if *mtlsOut != "" {
+			pool, err := clientCA(*mtlsOut)
+			if err != nil {
+				log.Fatalf("-mtls-out: %v", err)
+			}
+			srv.TLSConfig.ClientCAs = pool
+			srv.TLSConfig.ClientAuth = tls.RequireAndVerifyClientCert
+			log.Printf("requiring client certificates signed by %s", filepath.Join(*mtlsOut, "client-ca.pem"))
+		}
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
 	// os.Stdout is unbuffered: this line is on the pipe/file as soon as Printf returns.

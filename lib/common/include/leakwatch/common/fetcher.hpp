@@ -14,10 +14,13 @@
 namespace leakwatch::common {
 
 // The fixed set of poll results; each is a value of the `result` label of leakwatch_scrapes_total.
-enum class Outcome { success, timeout, connect_error, http_error, parse_error, too_large };
+// auth_error: the credentials could not be read (a missing or unreadable password, token or header file),
+// so nothing was sent; unauthorized: the target answered 401 or 403 (other statuses are http_error).
+enum class Outcome { success, timeout, connect_error, http_error, parse_error, too_large, auth_error, unauthorized };
 
-inline constexpr std::array<Outcome, 6> kAllOutcomes{Outcome::success,    Outcome::timeout,     Outcome::connect_error,
-                                                     Outcome::http_error, Outcome::parse_error, Outcome::too_large};
+inline constexpr std::array<Outcome, 8> kAllOutcomes{Outcome::success,    Outcome::timeout,     Outcome::connect_error,
+                                                     Outcome::http_error, Outcome::parse_error, Outcome::too_large,
+                                                     Outcome::auth_error, Outcome::unauthorized};
 
 constexpr std::string_view outcome_name(Outcome o) noexcept {
   switch (o) {
@@ -27,6 +30,8 @@ constexpr std::string_view outcome_name(Outcome o) noexcept {
     case Outcome::http_error: return "http_error";
     case Outcome::parse_error: return "parse_error";
     case Outcome::too_large: return "too_large";
+    case Outcome::auth_error: return "auth_error";
+    case Outcome::unauthorized: return "unauthorized";
   }
   return "unknown";
 }

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,10 +23,43 @@ enum class Scheme { http, https };
 
 struct TlsConfig {
   std::string ca_file;      // PEM bundle to verify the target; empty = system default paths
+  std::string cert_file;    // client certificate (PEM chain) for targets that require one; with key_file
+  std::string key_file;     // its private key (PEM); with cert_file
   std::string server_name;  // SNI and verification name; empty = the target's host
   bool insecure_skip_verify = false;
 
   friend bool operator==(const TlsConfig&, const TlsConfig&) = default;
+};
+
+// Credentials to targets, as Prometheus' scrape configs spell them. A secret is given inline or in a file
+// (at most one of the two); files are read when a poll needs them and re-read when they change, so a
+// rotated token or password is used without a reload (http::RequestAuth). File names are relative to the
+// config file's directory after load_file. Secret values never appear in messages.
+struct BasicAuthConfig {
+  std::string username;
+  std::string username_file;
+  std::string password;
+  std::string password_file;
+
+  friend bool operator==(const BasicAuthConfig&, const BasicAuthConfig&) = default;
+};
+
+struct AuthorizationConfig {
+  std::string type = "Bearer";  // the header's scheme: `Authorization: <type> <credentials>`
+  std::string credentials;
+  std::string credentials_file;
+
+  friend bool operator==(const AuthorizationConfig&, const AuthorizationConfig&) = default;
+};
+
+// One header of http_headers: every value of `values` (plain), `secrets` (secret) and `files` (each file's
+// content, a secret) is sent, in that order.
+struct HttpHeaderConfig {
+  std::vector<std::string> values;
+  std::vector<std::string> secrets;
+  std::vector<std::string> files;
+
+  friend bool operator==(const HttpHeaderConfig&, const HttpHeaderConfig&) = default;
 };
 
 struct StaticConfig {
@@ -137,6 +171,9 @@ struct ScrapeConfig {
   Duration scrape_timeout{0};         // after load: the global value if not set here (capped at the interval)
   std::uint64_t body_size_limit = 0;  // after load: the global value if not set here
   TlsConfig tls_config;
+  std::optional<BasicAuthConfig> basic_auth;  // at most one of basic_auth and authorization
+  std::optional<AuthorizationConfig> authorization;
+  std::map<std::string, HttpHeaderConfig> http_headers;  // by header name as written
   // A job names its targets in at least one of these (load() requires one of the keys).
   std::vector<StaticConfig> static_configs;
   std::vector<FileSdConfig> file_sd_configs;

@@ -32,7 +32,9 @@ struct KubernetesOptions {
   std::string api_server;
   std::string bearer_token_file;  // re-read before every request: projected tokens rotate
   std::string ca_file;            // empty: the system's trust store (or the service account's CA in-cluster)
-  std::string server_name;        // TLS SNI and verification name; empty: the api_server host
+  std::string cert_file;          // a client certificate for the API server (with key_file); empty: none
+  std::string key_file;
+  std::string server_name;  // TLS SNI and verification name; empty: the api_server host
   bool insecure_skip_verify = false;
   std::vector<std::string> namespaces;  // empty: all namespaces
   std::string job_name;                 // for logs

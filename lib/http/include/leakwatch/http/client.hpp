@@ -9,6 +9,7 @@
 
 #include "leakwatch/common/clock.hpp"
 #include "leakwatch/common/fetcher.hpp"
+#include "leakwatch/http/auth.hpp"
 #include "leakwatch/http/resolver.hpp"
 #include "leakwatch/http/tls.hpp"
 
@@ -86,8 +87,10 @@ class Client {
 };
 
 // The common::Fetcher for one scrape target: get() of `request` (its headers and body limit) with the
-// target each fetch names.
+// target each fetch names, and the header fields `auth` adds (a secret file that cannot be read is
+// Outcome::auth_error, nothing sent; a 401 or 403 answer is Outcome::unauthorized).
 std::unique_ptr<common::Fetcher> make_fetcher(boost::asio::io_context& io, Endpoint endpoint, Request request,
-                                              std::shared_ptr<TlsContext> tls, std::shared_ptr<Resolver> resolver);
+                                              AuthSettings auth, std::shared_ptr<TlsContext> tls,
+                                              std::shared_ptr<Resolver> resolver);
 
 }  // namespace leakwatch::http

@@ -54,7 +54,8 @@ struct LoopSettings {
   detect::ProfileSettings profile;  // format (always set here), kind and parser limits
   http::Endpoint endpoint;
   http::Request request;       // path and query, e.g. /debug/pprof/goroutine?debug=1, and the body limit
-  http::TlsClientOptions tls;  // part of the settings so that a changed CA restarts the loop
+  http::TlsClientOptions tls;  // part of the settings so that a changed CA or client certificate restarts the loop
+  http::AuthSettings auth;     // credentials; secret files are re-read by the fetcher, not by a restart
   detect::Options detection;   // changed settings restart the loop, and with it the statistics
   LeakProofSettings leak_proof;
   Debug2Settings debug2;
