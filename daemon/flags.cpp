@@ -37,6 +37,7 @@ constexpr unsigned kAny = kDaemon | kCheckConfig | kAnalyze | kReplay;
 constexpr FlagSpec kFlags[] = {
     {"--config.file", true, kDaemon | kCheckConfig | kReplay, "the daemon, check-config and replay"},
     {"--web.listen-address", true, kDaemon, "the daemon"},
+    {"--web.enable-lifecycle", false, kDaemon, "the daemon"},
     {"--log.level", true, kAny, ""},
     {"--log.format", true, kAny, ""},
     {"--shard.total", true, kDaemon, "the daemon"},
@@ -108,6 +109,8 @@ Result<void> apply(Flags& f, std::string_view name, const std::string& value) {
   } else if (name == "--target") {
     if (value.empty()) return Error("--target must not be empty");
     f.target = value;
+  } else if (name == "--web.enable-lifecycle") {
+    f.enable_lifecycle = true;
   } else if (name == "--json") {
     f.json = true;
   } else if (name == "--stacks") {
@@ -240,6 +243,8 @@ Commands:
 Flags:
   --config.file=PATH          configuration file (default "config/leakwatch.yml")
   --web.listen-address=ADDR   address for /metrics, /-/healthy, /-/ready, /-/reload (default ":9863")
+  --web.enable-lifecycle      accept POST /-/reload (as Prometheus: off by default, so that anyone who can
+                              reach the port cannot make the daemon re-read its config; SIGHUP always can)
   --log.level=LEVEL           debug, info, warn or error (default "info")
   --log.format=FORMAT         logfmt or json (default "logfmt")
   --shard.total=N             run as one of N replicas that split the targets between them by a stable

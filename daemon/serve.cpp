@@ -157,7 +157,7 @@ int serve(const Flags& flags) {
   handlers.collectables.push_back(registry);
   handlers.writers.push_back([series](std::string& out) { series->write(out); });
   handlers.ready = [&ready] { return ready.load(); };
-  handlers.reload = [&reloader] { return reloader.reload(); };
+  if (flags.enable_lifecycle) handlers.reload = [&reloader] { return reloader.reload(); };
   auto server = std::make_shared<exporter::Server>(io, std::move(handlers));
   auto listening = server->listen(flags.listen_address);
   if (!listening) {

@@ -87,6 +87,24 @@ TEST_CASE("health and readiness", "[exporter]") {
   CHECK(handle_request(get("/-/ready"), f.handlers).result() == http::status::service_unavailable);
   f.ready = true;
   CHECK(handle_request(get("/-/ready"), f.handlers).result() == http::status::ok);
+  // HEAD: the same status and length, no body.
+  const auto head = handle_request(get("/-/healthy", http::verb::head), f.handlers);
+  CHECK(head.result() == http::status::ok);
+  CHECK(head.body().empty());
+  CHECK(head[http::field::content_length] == "9");  // "Healthy.\n"
+  CHECK(handle_request(get("/-/ready", http::verb::head), f.handlers).result() == http::status::ok);
+  f.ready = false;
+  CHECK(handle_request(get("/-/ready", http::verb::head), f.handlers).result() == http::status::service_unavailable);
+  CHECK(handle_request(get("/-/healthy", http::verb::post), f.handlers).result() == http::status::method_not_allowed);
+}
+
+TEST_CASE("without --web.enable-lifecycle /-/reload is forbidden", "[exporter]") {
+  Fixture f;
+  f.handlers.reload = nullptr;
+  const auto res = handle_request(get("/-/reload", http::verb::post), f.handlers);
+  CHECK(res.result() == http::status::forbidden);
+  CHECK(res.body() == "Lifecycle API is not enabled.\n");
+  CHECK(f.reloads == 0);
 }
 
 TEST_CASE("reload takes POST or PUT and reports a refused config", "[exporter]") {

@@ -88,7 +88,7 @@ class FileSd(IntegrationTest):
         t2 = self.start_target("leaky", name="leaky2")
         self.write_targets("targets.json", [{"targets": [t1.addr]}])
         files = [os.path.join(self.tmp, "targets.json")]
-        d = self.start_daemon(config(sd_job("files", files)))
+        d = self.start_daemon(config(sd_job("files", files)), "--web.enable-lifecycle")
         sel = dict(service="files", target=t1.addr)
         self.wait_metric(d, "leakwatch_scrapes_total", lambda v: v >= 2, result="success", **sel)
 

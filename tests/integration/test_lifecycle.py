@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Scenarios g and i: readiness and build info once running; SIGTERM while a poll hangs exits 0 within 5 s;
-SIGINT likewise; --version and --help."""
+SIGINT likewise; --version and --help; HEAD on the probes; POST /-/reload only with --web.enable-lifecycle."""
 
 import sys
 
 sys.dont_write_bytecode = True  # importing harness must not leave __pycache__ in the source tree
 
+import http.client
 import signal
 import time
 
@@ -31,6 +32,31 @@ class Lifecycle(IntegrationTest):
         self.assertTrue(names["version"], "empty version label")
         self.assertEqual(v, 1)
         self.assertEqual(d.status("/no-such-page"), 404)
+
+    def request(self, d, method: str, path: str) -> tuple[int, dict, bytes]:
+        c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=5)
+        try:
+            c.request(method, path)
+            r = c.getresponse()
+            return r.status, dict(r.getheaders()), r.read()
+        finally:
+            c.close()
+
+    def test_probes_answer_head_and_reload_needs_the_flag(self):
+        t = self.start_target("leaky", name="leaky")
+        d = self.start_daemon(config(job("payments", [t.addr])))
+        for path in ("/-/healthy", "/-/ready"):
+            status, headers, body = self.request(d, "HEAD", path)
+            self.assertEqual(status, 200, path)
+            self.assertEqual(body, b"", path)
+            self.assertGreater(int(headers["Content-Length"]), 0, path)
+        status, _, body = self.request(d, "POST", "/-/reload")
+        self.assertEqual(status, 403)
+        self.assertIn(b"Lifecycle API is not enabled", body)
+
+        on = self.start_daemon(config(job("payments", [t.addr])), "--web.enable-lifecycle")
+        status, _, body = self.request(on, "POST", "/-/reload")
+        self.assertEqual(status, 200, body)
 
     def test_sigterm_with_poll_in_flight(self):
         hung = self.start_target("hostile", "-mode", "hang", name="hung")

@@ -71,21 +71,32 @@ Response handle_request(const Request& req, const Handlers& h) {
   const auto target = req.target();
   const auto path = target.substr(0, target.find('?'));
   const bool get = req.method() == http::verb::get;
+  const bool head = req.method() == http::verb::head;
+  // Probes (load balancers, kubelets configured so) may ask with HEAD: the same status, no body.
+  const auto probe = [&](Response res) {
+    if (head) {
+      const auto length = res.body().size();
+      res.body().clear();
+      res.content_length(length);
+    }
+    return res;
+  };
 
   if (path == "/metrics") {
     if (!get) return text(req, http::status::method_not_allowed, "Only GET is allowed.\n");
     return metrics(req, h);
   }
   if (path == "/-/healthy") {
-    if (!get) return text(req, http::status::method_not_allowed, "Only GET is allowed.\n");
-    return text(req, http::status::ok, "Healthy.\n");
+    if (!get && !head) return text(req, http::status::method_not_allowed, "Only GET or HEAD is allowed.\n");
+    return probe(text(req, http::status::ok, "Healthy.\n"));
   }
   if (path == "/-/ready") {
-    if (!get) return text(req, http::status::method_not_allowed, "Only GET is allowed.\n");
-    if (h.ready && h.ready()) return text(req, http::status::ok, "Ready.\n");
-    return text(req, http::status::service_unavailable, "Not ready.\n");
+    if (!get && !head) return text(req, http::status::method_not_allowed, "Only GET or HEAD is allowed.\n");
+    if (h.ready && h.ready()) return probe(text(req, http::status::ok, "Ready.\n"));
+    return probe(text(req, http::status::service_unavailable, "Not ready.\n"));
   }
-  if (path == "/-/reload" && h.reload) {
+  if (path == "/-/reload") {
+    if (!h.reload) return text(req, http::status::forbidden, "Lifecycle API is not enabled.\n");
     if (req.method() != http::verb::post && req.method() != http::verb::put) {
       return text(req, http::status::method_not_allowed, "Only POST or PUT requests allowed.\n");
     }

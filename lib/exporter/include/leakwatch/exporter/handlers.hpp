@@ -19,7 +19,8 @@ struct Handlers {
   std::vector<std::function<void(std::string& out)>> writers;
   // True once the config is loaded and the scheduler runs; /-/ready answers 503 until then.
   std::function<bool()> ready;
-  // Re-reads the config; returns an error message when the new config was refused. Unset: 404 on reload.
+  // Re-reads the config; returns an error message when the new config was refused. Unset (the daemon
+  // without --web.enable-lifecycle): /-/reload answers 403, as Prometheus does.
   std::function<std::optional<std::string>()> reload;
 };
 
