@@ -464,7 +464,8 @@ TEST_CASE("a slow leak in a stack shared with goroutines that come and go fires 
     });
   };
   TargetDetector d{detect::Options{}};
-  const Event* firing = first(run_leases(d, true), Scope::stack, Transition::firing);
+  const std::vector<Event> events = run_leases(d, true);  // `first` points into it
+  const Event* firing = first(events, Scope::stack, Transition::firing);
   REQUIRE(firing != nullptr);
   CHECK(firing->function == "main.renew");
   CHECK(minute_of(*firing) > 40);
