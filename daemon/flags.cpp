@@ -38,6 +38,7 @@ constexpr FlagSpec kFlags[] = {
     {"--config.file", true, kDaemon | kCheckConfig | kReplay, "the daemon, check-config and replay"},
     {"--web.listen-address", true, kDaemon, "the daemon"},
     {"--web.enable-lifecycle", false, kDaemon, "the daemon"},
+    {"--web.config.file", true, kDaemon | kCheckConfig, "the daemon and check-config"},
     {"--log.level", true, kAny, ""},
     {"--log.format", true, kAny, ""},
     {"--shard.total", true, kDaemon, "the daemon"},
@@ -109,6 +110,9 @@ Result<void> apply(Flags& f, std::string_view name, const std::string& value) {
   } else if (name == "--target") {
     if (value.empty()) return Error("--target must not be empty");
     f.target = value;
+  } else if (name == "--web.config.file") {
+    if (value.empty()) return Error("--web.config.file must not be empty");
+    f.web_config_file = value;
   } else if (name == "--web.enable-lifecycle") {
     f.enable_lifecycle = true;
   } else if (name == "--json") {
@@ -204,7 +208,8 @@ Result<Flags> parse_flags(const std::vector<std::string>& argv) {
 
   switch (command) {
     case kCheckConfig:
-      if (f.args.empty()) f.args.push_back(f.config_file);
+      // `check-config --web.config.file=web.yml` alone checks only the web config.
+      if (f.args.empty() && (f.config_file_given || f.web_config_file.empty())) f.args.push_back(f.config_file);
       break;
     case kAnalyze:
       if (f.args.size() != 1) return Error("analyze needs exactly one FILE, URL or -");
@@ -220,7 +225,7 @@ Result<Flags> parse_flags(const std::vector<std::string>& argv) {
 
 std::string usage() {
   return R"(usage: leakwatch [flags]
-       leakwatch check-config [PATH...]
+       leakwatch check-config [PATH...] [--web.config.file=PATH]
        leakwatch analyze FILE|URL|- [--format=FORMAT] [--json] [--stacks]
        leakwatch replay DIR [--config.file=PATH] [--target=NAME]
 
@@ -228,8 +233,9 @@ Polls Go services' goroutine profiles and exports goroutine counts and leak sign
 
 Commands:
   (none)                      run the daemon
-  check-config [PATH...]      validate config files (default: --config.file); exit 0 if valid, else 1
-                              with every problem as file:line:column: message
+  check-config [PATH...]      validate config files (default: --config.file) and, when given, the web config
+                              with its certificates; exit 0 if valid, else 1 with every problem as
+                              file:line:column: message
   analyze FILE|URL|-          read one goroutine profile (a file, an http(s) URL, or - for stdin), group
                               its goroutines by stack signature and print them largest first: count,
                               state, longest wait (debug=2), leak site and signature; exit 1 on bad input.
@@ -243,6 +249,8 @@ Commands:
 Flags:
   --config.file=PATH          configuration file (default "config/leakwatch.yml")
   --web.listen-address=ADDR   address for /metrics, /-/healthy, /-/ready, /-/reload (default ":9863")
+  --web.config.file=PATH      TLS, basic authentication and response headers for that port, in the format of
+                              Prometheus' exporter-toolkit; re-read when it changes (default: none, plain HTTP)
   --web.enable-lifecycle      accept POST /-/reload (as Prometheus: off by default, so that anyone who can
                               reach the port cannot make the daemon re-read its config; SIGHUP always can)
   --log.level=LEVEL           debug, info, warn or error (default "info")

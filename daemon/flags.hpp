@@ -17,6 +17,7 @@ struct Flags {
   bool config_file_given = false;  // replay uses a config only when told to
   std::string listen_address = ":9863";
   bool enable_lifecycle = false;  // POST /-/reload
+  std::string web_config_file;    // exporter-toolkit web config; empty: plain HTTP, no authentication
   std::string log_level = "info";
   std::string log_format = "logfmt";
   // Sharding (daemon only): poll only the targets whose hash falls in shard `shard_index` of `shard_total`.

@@ -7,6 +7,7 @@
 #include "leakwatch/common/log.hpp"
 #include "leakwatch/common/version.hpp"
 #include "leakwatch/config/load.hpp"
+#include "leakwatch/exporter/web_config_source.hpp"
 #include "leakwatch/replay/replay.hpp"
 
 #include <cstdlib>
@@ -19,8 +20,21 @@
 namespace leakwatch::daemon {
 namespace {
 
-int check_config(const std::vector<std::string>& paths) {
+int check_config(const std::vector<std::string>& paths, const std::string& web_config_file) {
   int rc = 0;
+  if (!web_config_file.empty()) {
+    // The whole load, certificates and keys included, as the daemon would do it at start.
+    auto web = exporter::load_web_security(web_config_file);
+    if (!web) {
+      std::cerr << web.error().message << '\n';
+      rc = 1;
+    } else {
+      const config::WebConfig& c = *(*web)->config;
+      std::cout << web_config_file << ": valid web config (" << (c.tls.enabled() ? "TLS" : "plain HTTP") << ", "
+                << c.basic_auth_users.size() << " basic auth users"
+                << (c.rate_limit_interval.count() > 0 ? ", rate limited" : "") << ")\n";
+    }
+  }
   for (const auto& path : paths) {
     auto loaded = config::load_file(path);
     if (auto* diags = std::get_if<std::vector<config::Diagnostic>>(&loaded)) {
@@ -84,7 +98,7 @@ int run(int argc, char** argv) {
     return 2;
   }
   common::setup_logging(*level, *format);
-  if (flags->command == "check-config") return check_config(flags->args);
+  if (flags->command == "check-config") return check_config(flags->args, flags->web_config_file);
   if (flags->command == "analyze") return run_analyze(*flags);
   if (flags->command == "replay") return run_replay(*flags);
   return serve(*flags);

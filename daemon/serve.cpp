@@ -158,7 +158,19 @@ int serve(const Flags& flags) {
   handlers.writers.push_back([series](std::string& out) { series->write(out); });
   handlers.ready = [&ready] { return ready.load(); };
   if (flags.enable_lifecycle) handlers.reload = [&reloader] { return reloader.reload(); };
-  auto server = std::make_shared<exporter::Server>(io, std::move(handlers));
+  exporter::ServerOptions server_options;
+  server_options.registry = registry;
+  if (!flags.web_config_file.empty()) {
+    // Like the main config, a bad web config at startup is fatal: serving without the TLS or the
+    // authentication the operator asked for would be worse than not serving.
+    auto web = exporter::WebConfigSource::open(flags.web_config_file, *registry);
+    if (!web) {
+      common::log(*log, spdlog::level::err, "invalid web config", {Field{"err", web.error().message}});
+      return 1;
+    }
+    server_options.web = std::move(*web);
+  }
+  auto server = std::make_shared<exporter::Server>(io, std::move(handlers), std::move(server_options));
   auto listening = server->listen(flags.listen_address);
   if (!listening) {
     common::log(*log, spdlog::level::err, "cannot listen", {Field{"err", listening.error().message}});

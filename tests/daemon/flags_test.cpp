@@ -57,6 +57,14 @@ TEST_CASE("subcommands take their own flags, in any position", "[daemon][flags]"
   CHECK(r.config_file_given);
   CHECK(ok({"check-config"}).args == std::vector<std::string>{"config/leakwatch.yml"});
   CHECK(ok({"check-config", "a.yml", "b.yml"}).args == std::vector<std::string>{"a.yml", "b.yml"});
+  // The web config alone, or beside the main config when that is asked for too.
+  auto web = ok({"check-config", "--web.config.file=web.yml"});
+  CHECK(web.args.empty());
+  CHECK(web.web_config_file == "web.yml");
+  CHECK(ok({"check-config", "--web.config.file=web.yml", "--config.file=c.yml"}).args ==
+        std::vector<std::string>{"c.yml"});
+  CHECK(ok({"--web.config.file", "web.yml"}).web_config_file == "web.yml");
+  CHECK(error_of({"--web.config.file="}) == "--web.config.file must not be empty");
   CHECK(ok({"analyze", "--help"}).help);  // help needs no arguments
   CHECK(ok({"--version"}).version);
 }

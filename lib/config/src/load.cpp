@@ -1,6 +1,7 @@
 #include "leakwatch/config/load.hpp"
 
 #include "checks.hpp"
+#include "fields.hpp"
 #include "leakwatch/common/duration.hpp"
 #include "leakwatch/common/file.hpp"
 #include "leakwatch/common/size.hpp"
@@ -29,6 +30,8 @@
 
 namespace leakwatch::config {
 namespace {
+
+using namespace fields;  // NOLINT: the field readers are this file's vocabulary
 
 // A config file with 100,000 static targets is a few MiB; anything far larger is a mistake (or /dev/zero).
 constexpr std::uint64_t kMaxConfigBytes = 64ull << 20;
@@ -119,80 +122,6 @@ constexpr std::uint64_t kMaxGroupsLimit = 10'000'000;
 // Prometheus' default timeout; like Prometheus, a global interval shorter than it caps it.
 constexpr Duration kDefaultTimeout = GlobalConfig{}.scrape_timeout;
 
-constexpr std::string_view kDurationHint =
-    "expected a number with a unit (ms, s, m, h, d, w, y), largest unit first, e.g. 15s or 1m30s";
-constexpr std::string_view kSizeHint =
-    "expected a byte count with an optional unit (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB), e.g. 64MiB";
-
-struct Position {
-  int line = 0;  // 1-based; 0 = unknown
-  int column = 0;
-};
-
-Position position_of(const YAML::Node& n) {
-  const YAML::Mark m = n.Mark();
-  if (m.is_null() || m.line < 0 || m.column < 0) return {};
-  return {m.line + 1, m.column + 1};
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) { return a.size() == b.size() && lower(a) == lower(b); }
-
-std::string trim(std::string_view s) {
-  const auto space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
-  while (!s.empty() && space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && space(s.back())) s.remove_suffix(1);
-  return std::string(s);
-}
-
-// An HTTP token (RFC 9110 section 5.6.2): a header name or an authentication scheme.
-bool is_token(std::string_view s) {
-  static constexpr std::string_view kExtra = "!#$%&'*+-.^_`|~";
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) != 0 || kExtra.find(c) != std::string_view::npos;
-  });
-}
-
-std::string at(Position p) { return "line " + std::to_string(p.line) + ", column " + std::to_string(p.column); }
-
-std::string join(std::span<const std::string_view> names) {
-  std::string out;
-  for (std::string_view n : names) {
-    if (!out.empty()) out += ", ";
-    out += n;
-  }
-  return out;
-}
-
-std::string describe(const YAML::Node& n) {
-  switch (n.Type()) {
-    case YAML::NodeType::Null: return "nothing";
-    case YAML::NodeType::Scalar: return quote(n.Scalar());
-    case YAML::NodeType::Sequence: return "a sequence";
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Undefined: break;
-  }
-  return "nothing";
-}
-
-struct Entry {
-  std::string name;
-  YAML::Node key;
-  YAML::Node value;
-};
-
-// A field's outcome: absent or null keeps the default (as Go's yaml does); `bad` means it was reported.
-template <class T>
-struct Read {
-  std::optional<T> value;
-  bool bad = false;
-};
-
 // The global values jobs inherit; nullopt when the value was invalid (already reported), so checks that
 // depend on it are skipped rather than piling follow-up errors onto one mistake.
 struct Timing {
@@ -201,9 +130,9 @@ struct Timing {
   std::optional<std::uint64_t> body_size_limit;
 };
 
-class Decoder {
+class Decoder : public FieldReader {
  public:
-  Decoder(const std::string& file, std::vector<Diagnostic>& out) : file_(file), out_(out) {}
+  using FieldReader::FieldReader;
 
   Config decode(const YAML::Node& root) {
     Config config;
@@ -227,186 +156,6 @@ class Decoder {
   }
 
  private:
-  void error(Position p, std::string message) { out_.push_back({file_, p.line, p.column, std::move(message)}); }
-
-  // Where to report a problem with a value. `key:` followed by nothing is a null node positioned at the next
-  // token (often the next line), so point at the key instead.
-  static Position value_position(const Entry& e) {
-    return e.value.IsNull() ? position_of(e.key) : position_of(e.value);
-  }
-
-  // The pairs of a mapping in document order; duplicate keys (which yaml-cpp keeps) and non-string keys are
-  // reported and dropped.
-  std::vector<Entry> entries(const YAML::Node& map, const std::string& prefix) {
-    std::vector<Entry> out;
-    std::map<std::string, Position, std::less<>> first;
-    for (auto it = map.begin(); it != map.end(); ++it) {
-      const YAML::Node key = it->first;
-      if (!key.IsScalar()) {
-        error(position_of(key), prefix + "keys must be strings, got " + describe(key));
-        continue;
-      }
-      const std::string& name = key.Scalar();
-      const auto [pos, inserted] = first.emplace(name, position_of(key));
-      if (!inserted) {
-        error(position_of(key), prefix + "duplicate key " + quote(name) + "; first defined at " + at(pos->second));
-        continue;
-      }
-      out.push_back({name, key, it->second});
-    }
-    return out;
-  }
-
-  // Rejects keys not in `allowed`, at the key: a typo must not silently leave a default in place.
-  std::vector<Entry> known(std::vector<Entry> es, std::span<const std::string_view> allowed,
-                           const std::string& prefix) {
-    std::erase_if(es, [&](const Entry& e) {
-      if (std::find(allowed.begin(), allowed.end(), e.name) != allowed.end()) return false;
-      error(position_of(e.key), prefix + "unknown key " + quote(e.name) + "; allowed: " + join(allowed));
-      return true;
-    });
-    return es;
-  }
-
-  bool expect(const Entry& e, YAML::NodeType::value type, std::string_view what, const std::string& prefix) {
-    if (e.value.Type() == type) return true;
-    error(value_position(e), prefix + e.name + ": expected " + std::string(what) + ", got " + describe(e.value));
-    return false;
-  }
-
-  Read<std::string> string_field(const Entry& e, const std::string& prefix) {
-    if (e.value.IsNull()) return {};
-    if (!expect(e, YAML::NodeType::Scalar, "a string", prefix)) return {std::nullopt, true};
-    return {e.value.Scalar(), false};
-  }
-
-  Read<Duration> duration_field(const Entry& e, const std::string& prefix) {
-    if (e.value.IsNull()) return {};
-    if (!expect(e, YAML::NodeType::Scalar, "a duration such as 15s", prefix)) return {std::nullopt, true};
-    const std::optional<Duration> d = common::parse_duration(e.value.Scalar());
-    if (!d) {
-      error(value_position(e),
-            prefix + e.name + ": invalid duration " + quote(e.value.Scalar()) + "; " + std::string(kDurationHint));
-      return {std::nullopt, true};
-    }
-    if (d->count() <= 0) {
-      error(value_position(e), prefix + e.name + ": must be greater than 0");
-      return {std::nullopt, true};
-    }
-    return {d, false};
-  }
-
-  Read<std::uint64_t> size_field(const Entry& e, const std::string& prefix) {
-    if (e.value.IsNull()) return {};
-    if (!expect(e, YAML::NodeType::Scalar, "a size such as 64MiB", prefix)) return {std::nullopt, true};
-    const std::optional<std::uint64_t> n = common::parse_size(e.value.Scalar());
-    if (!n) {
-      error(value_position(e),
-            prefix + e.name + ": invalid size " + quote(e.value.Scalar()) + "; " + std::string(kSizeHint));
-      return {std::nullopt, true};
-    }
-    if (*n == 0) {
-      error(value_position(e), prefix + e.name + ": must be greater than 0");
-      return {std::nullopt, true};
-    }
-    return {n, false};
-  }
-
-  // A whole number in [1, max]: limits that protect the daemon from hostile profiles.
-  Read<std::uint64_t> count_field(const Entry& e, std::uint64_t max, const std::string& prefix) {
-    if (e.value.IsNull()) return {};
-    if (!expect(e, YAML::NodeType::Scalar, "a whole number", prefix)) return {std::nullopt, true};
-    const std::string& text = e.value.Scalar();
-    std::uint64_t n = 0;
-    bool ok = !text.empty() && text.size() <= 12;
-    for (char c : text) {
-      if (c < '0' || c > '9') ok = false;
-      if (ok) n = n * 10 + static_cast<std::uint64_t>(c - '0');
-    }
-    if (!ok || n == 0 || n > max) {
-      error(value_position(e),
-            prefix + e.name + ": expected a whole number from 1 to " + std::to_string(max) + ", got " + quote(text));
-      return {std::nullopt, true};
-    }
-    return {n, false};
-  }
-
-  // Only true and false (any case): YAML 1.1's yes/no/on/off are a classic source of surprises.
-  Read<bool> bool_field(const Entry& e, const std::string& prefix) {
-    if (e.value.IsNull()) return {};
-    if (e.value.IsScalar()) {
-      std::string v = e.value.Scalar();
-      std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-      if (v == "true") return {true, false};
-      if (v == "false") return {false, false};
-    }
-    error(value_position(e), prefix + e.name + ": expected true or false, got " + describe(e.value));
-    return {std::nullopt, true};
-  }
-
-  // A string from a fixed set, e.g. scheme: http | https.
-  template <class T, std::size_t N>
-  Read<T> enum_field(const Entry& e, const std::array<std::pair<std::string_view, T>, N>& values,
-                     const std::string& prefix) {
-    const Read<std::string> s = string_field(e, prefix);
-    if (!s.value) return {std::nullopt, s.bad};
-    for (const auto& [name, value] : values) {
-      if (*s.value == name) return {value, false};
-    }
-    std::string allowed;
-    for (const auto& [name, value] : values) allowed += (allowed.empty() ? "" : ", ") + std::string(name);
-    error(value_position(e), prefix + e.name + ": invalid value " + quote(*s.value) + "; allowed: " + allowed);
-    return {std::nullopt, true};
-  }
-
-  // A duration that may be 0 (for: 0s fires at once, warmup: 0s disables the grace).
-  Read<Duration> duration_or_zero_field(const Entry& e, const std::string& prefix) {
-    if (e.value.IsNull()) return {};
-    if (!expect(e, YAML::NodeType::Scalar, "a duration such as 15s", prefix)) return {std::nullopt, true};
-    const std::optional<Duration> d = common::parse_duration(e.value.Scalar());
-    if (!d) {
-      error(value_position(e),
-            prefix + e.name + ": invalid duration " + quote(e.value.Scalar()) + "; " + std::string(kDurationHint));
-      return {std::nullopt, true};
-    }
-    return {d, false};
-  }
-
-  // A decimal number in [min, max], e.g. p_value: 0.01.
-  Read<double> number_field(const Entry& e, double min, double max, const std::string& prefix) {
-    if (e.value.IsNull()) return {};
-    if (!expect(e, YAML::NodeType::Scalar, "a number", prefix)) return {std::nullopt, true};
-    const std::string& text = e.value.Scalar();
-    double v = 0;
-    const char* end = text.data() + text.size();
-    const auto [ptr, ec] = std::from_chars(text.data(), end, v);
-    if (text.empty() || ec != std::errc() || ptr != end || !std::isfinite(v) || v < min || v > max) {
-      std::ostringstream range;
-      range << min << " to " << max;
-      error(value_position(e), prefix + e.name + ": expected a number from " + range.str() + ", got " + quote(text));
-      return {std::nullopt, true};
-    }
-    return {v, false};
-  }
-
-  // A sequence of non-empty strings.
-  Read<std::vector<std::string>> string_list_field(const Entry& e, const std::string& prefix) {
-    if (e.value.IsNull()) return {};
-    if (!expect(e, YAML::NodeType::Sequence, "a sequence of strings", prefix)) return {std::nullopt, true};
-    std::vector<std::string> out;
-    bool bad = false;
-    for (auto it = e.value.begin(); it != e.value.end(); ++it) {
-      if (!it->IsScalar() || it->Scalar().empty()) {
-        error(position_of(*it), prefix + e.name + ": expected a non-empty string, got " + describe(*it));
-        bad = true;
-        continue;
-      }
-      out.push_back(it->Scalar());
-    }
-    if (bad) return {std::nullopt, true};
-    return {std::move(out), false};
-  }
-
   // A `detection:` section, applied over `d` (the defaults, or for a job the global section's values).
   void decode_detection(const Entry& section, const std::string& outer_prefix, detect::Options& d) {
     const std::string prefix = outer_prefix + "detection: ";
@@ -853,7 +602,9 @@ class Decoder {
     const std::string prefix = job_prefix + "authorization: ";
     AuthorizationConfig a;
     const Entry *creds = nullptr, *creds_file = nullptr;
-    for (const Entry& e : known(entries(section.value, prefix), kAuthorizationKeys, prefix)) {
+    // Kept past the loop: creds and creds_file point into it.
+    const std::vector<Entry> es = known(entries(section.value, prefix), kAuthorizationKeys, prefix);
+    for (const Entry& e : es) {
       const Read<std::string> r = string_field(e, prefix);
       if (!r.value) continue;
       if (e.name == "type") {
@@ -928,7 +679,9 @@ class Decoder {
     if (!expect(section, YAML::NodeType::Map, "a mapping", job_prefix)) return;
     const std::string prefix = job_prefix + "tls_config: ";
     const Entry *cert = nullptr, *key = nullptr;
-    for (const Entry& e : known(entries(section.value, prefix), kTlsKeys, prefix)) {
+    // Kept past the loop: cert and key point into it.
+    const std::vector<Entry> es = known(entries(section.value, prefix), kTlsKeys, prefix);
+    for (const Entry& e : es) {
       if (e.name == "ca_file") {
         if (const Read<std::string> r = string_field(e, prefix); r.value) tls.ca_file = *r.value;
       } else if (e.name == "cert_file") {
@@ -1161,8 +914,6 @@ class Decoder {
     }
   }
 
-  const std::string& file_;
-  std::vector<Diagnostic>& out_;
   const detect::Options* global_detection_ = nullptr;  // set once the global section is decoded
   std::string_view scope_ = "job";                     // where a duplicate target was listed twice
 };
@@ -1181,39 +932,13 @@ std::string sha256_hex(std::string_view bytes) {
   return out;
 }
 
-// Parses one YAML document and hands its root to `decode`; yaml-cpp reports problems by throwing, and this
-// is the edge where they become diagnostics. The diagnostics come back in file order.
-void decode_document(std::string_view yaml, const std::string& file, std::vector<Diagnostic>& diagnostics,
-                     const std::function<void(const YAML::Node&, Decoder&)>& decode) {
-  try {
-    const std::vector<YAML::Node> docs = YAML::LoadAll(std::string(yaml));
-    if (docs.size() > 1) {
-      const Position p = position_of(docs[1]);
-      diagnostics.push_back({file, p.line, p.column,
-                             "expected one YAML document, found " + std::to_string(docs.size()) +
-                                 "; remove the extra '---'"});
-    }
-    Decoder decoder(file, diagnostics);
-    if (!docs.empty()) decode(docs.front(), decoder);
-  } catch (const YAML::Exception& e) {
-    const bool has_mark = !e.mark.is_null() && e.mark.line >= 0 && e.mark.column >= 0;
-    diagnostics.push_back({file, has_mark ? e.mark.line + 1 : 0, has_mark ? e.mark.column + 1 : 0,
-                           "YAML syntax error: " + e.msg});
-  } catch (const std::exception& e) {
-    diagnostics.push_back({file, 0, 0, std::string("cannot read YAML: ") + e.what()});
-  }
-  // In file order, as a compiler prints them; errors without a position come first.
-  std::stable_sort(diagnostics.begin(), diagnostics.end(), [](const Diagnostic& a, const Diagnostic& b) {
-    return std::pair(a.line, a.column) < std::pair(b.line, b.column);
-  });
-}
-
 }  // namespace
 
 LoadResult load_string(std::string_view yaml, const std::string& file) {
   std::vector<Diagnostic> diagnostics;
   Config config;
-  decode_document(yaml, file, diagnostics, [&](const YAML::Node& root, Decoder& d) { config = d.decode(root); });
+  Decoder decoder(file, diagnostics);
+  decode_document(yaml, file, diagnostics, [&](const YAML::Node& root) { config = decoder.decode(root); });
   if (!diagnostics.empty()) return diagnostics;
   std::string digest = sha256_hex(yaml);
   if (digest.empty()) return std::vector<Diagnostic>{{file, 0, 0, "cannot compute the sha256 of the file"}};
@@ -1263,8 +988,8 @@ std::shared_ptr<const Config> resolve_relative_paths(std::shared_ptr<const Confi
 TargetFileResult load_target_groups(std::string_view text, const std::string& file) {
   std::vector<Diagnostic> diagnostics;
   std::vector<StaticConfig> groups;
-  decode_document(text, file, diagnostics,
-                  [&](const YAML::Node& root, Decoder& d) { groups = d.decode_target_file(root); });
+  Decoder decoder(file, diagnostics);
+  decode_document(text, file, diagnostics, [&](const YAML::Node& root) { groups = decoder.decode_target_file(root); });
   if (!diagnostics.empty()) return diagnostics;
   return groups;
 }

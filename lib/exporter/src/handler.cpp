@@ -67,6 +67,10 @@ constexpr std::string_view kLanding = R"(<!DOCTYPE html>
 
 }  // namespace
 
+Response text_response(const Request& req, http::status status, std::string body) {
+  return text(req, status, std::move(body));
+}
+
 Response handle_request(const Request& req, const Handlers& h) {
   const auto target = req.target();
   const auto path = target.substr(0, target.find('?'));
