@@ -104,13 +104,16 @@ class DeployMetrics(IntegrationTest):
         # leakwatch with every kind of series.
         leaky = self.start_target("leaky", "-leak-every", "1s", "-leak-batch", "2", "-baseline", "3", name="leaky")
         dead = f"127.0.0.1:{harness.free_port()}"  # nothing listens there
+        # A plain-HTTP web config (headers only), so the port's own series are exported too.
+        web = self.write_config("http_server_config:\n  headers:\n    X-Content-Type-Options: nosniff\n",
+                                "web.yml")
         d = self.start_daemon(config(
             # The runtime's proof (leaky's emulation here) every 2 s, so leaked groups show up.
             job("shop", [leaky.addr], labels={"team": "payments"}, goroutineleak={"interval": "2s"}),
             job("shop-leaks", [leaky.addr], profile="goroutineleak"),
             job("dead", [dead]),
             detection={"window": "2m", "min_duration": "15s", "min_samples": 8, "for": "10s", "warmup": "0s",
-                       "goroutine_limit": 100000}))
+                       "goroutine_limit": 100000}), f"--web.config.file={web}")
 
         missing: list[str] = []
 
