@@ -14,6 +14,7 @@ using common::Error;
 using common::Result;
 
 constexpr unsigned kMaxShards = 65'535;
+constexpr unsigned kMaxConnections = 65'535;
 
 // The commands, as bits, so each flag can say which of them take it.
 enum Command : unsigned { kDaemon = 1, kCheckConfig = 2, kAnalyze = 4, kReplay = 8 };
@@ -39,6 +40,7 @@ constexpr FlagSpec kFlags[] = {
     {"--web.listen-address", true, kDaemon, "the daemon"},
     {"--web.enable-lifecycle", false, kDaemon, "the daemon"},
     {"--web.config.file", true, kDaemon | kCheckConfig, "the daemon and check-config"},
+    {"--web.max-connections", true, kDaemon, "the daemon"},
     {"--log.level", true, kAny, ""},
     {"--log.format", true, kAny, ""},
     {"--shard.total", true, kDaemon, "the daemon"},
@@ -113,6 +115,13 @@ Result<void> apply(Flags& f, std::string_view name, const std::string& value) {
   } else if (name == "--web.config.file") {
     if (value.empty()) return Error("--web.config.file must not be empty");
     f.web_config_file = value;
+  } else if (name == "--web.max-connections") {
+    const auto n = parse_count(value, 1, kMaxConnections);
+    if (!n) {
+      return Error("--web.max-connections must be a whole number from 1 to " + std::to_string(kMaxConnections) +
+                   ", got \"" + value + "\"");
+    }
+    f.max_connections = *n;
   } else if (name == "--web.enable-lifecycle") {
     f.enable_lifecycle = true;
   } else if (name == "--json") {
@@ -251,6 +260,8 @@ Flags:
   --web.listen-address=ADDR   address for /metrics, /-/healthy, /-/ready, /-/reload (default ":9863")
   --web.config.file=PATH      TLS, basic authentication and response headers for that port, in the format of
                               Prometheus' exporter-toolkit; re-read when it changes (default: none, plain HTTP)
+  --web.max-connections=N     connections open at once on that port (default 512); at the limit a new one
+                              displaces the one quiet longest (idle, or trickling its request), or is refused
   --web.enable-lifecycle      accept POST /-/reload (as Prometheus: off by default, so that anyone who can
                               reach the port cannot make the daemon re-read its config; SIGHUP always can)
   --log.level=LEVEL           debug, info, warn or error (default "info")

@@ -16,8 +16,9 @@ struct Flags {
   std::string config_file = "config/leakwatch.yml";
   bool config_file_given = false;  // replay uses a config only when told to
   std::string listen_address = ":9863";
-  bool enable_lifecycle = false;  // POST /-/reload
-  std::string web_config_file;    // exporter-toolkit web config; empty: plain HTTP, no authentication
+  bool enable_lifecycle = false;   // POST /-/reload
+  std::string web_config_file;     // exporter-toolkit web config; empty: plain HTTP, no authentication
+  unsigned max_connections = 512;  // --web.max-connections
   std::string log_level = "info";
   std::string log_format = "logfmt";
   // Sharding (daemon only): poll only the targets whose hash falls in shard `shard_index` of `shard_total`.

@@ -17,6 +17,7 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -107,6 +108,20 @@ class Reloader {
   prometheus::Gauge& success_time_;
 };
 
+// Raises the soft limit on open files to the hard one: every poll and every connection to the own port
+// holds a descriptor, and the usual soft limit of 1024 is below what 10,000 targets or --web.max-connections
+// need. Returns the soft limit in force.
+rlim_t raise_open_files_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) return raised.rlim_cur;
+  }
+  return limit.rlim_cur;
+}
+
 }  // namespace
 
 int serve(const Flags& flags) {
@@ -119,6 +134,12 @@ int serve(const Flags& flags) {
     return 2;
   }
   const discovery::Shard shard{flags.shard_total, *shard_index};
+  if (const rlim_t files = raise_open_files_limit();
+      files != 0 && files != RLIM_INFINITY && files < flags.max_connections + 256) {
+    common::log(*log, spdlog::level::warn, "the open files limit is low for --web.max-connections",
+                {Field{"limit", std::to_string(files)},
+                 Field{"max_connections", std::to_string(flags.max_connections)}});
+  }
   common::log(*log, spdlog::level::info, "starting leakwatch",
               {Field{"version", common::version()}, Field{"revision", common::revision()}});
   if (shard.total > 1) {
@@ -160,6 +181,7 @@ int serve(const Flags& flags) {
   if (flags.enable_lifecycle) handlers.reload = [&reloader] { return reloader.reload(); };
   exporter::ServerOptions server_options;
   server_options.registry = registry;
+  server_options.max_connections = flags.max_connections;
   if (!flags.web_config_file.empty()) {
     // Like the main config, a bad web config at startup is fatal: serving without the TLS or the
     // authentication the operator asked for would be worse than not serving.

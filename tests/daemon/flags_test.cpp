@@ -65,6 +65,12 @@ TEST_CASE("subcommands take their own flags, in any position", "[daemon][flags]"
         std::vector<std::string>{"c.yml"});
   CHECK(ok({"--web.config.file", "web.yml"}).web_config_file == "web.yml");
   CHECK(error_of({"--web.config.file="}) == "--web.config.file must not be empty");
+  CHECK(ok({}).max_connections == 512);
+  CHECK(ok({"--web.max-connections=20000"}).max_connections == 20000);
+  CHECK(error_of({"--web.max-connections=0"}).starts_with("--web.max-connections must be a whole number from 1"));
+  CHECK(error_of({"--web.max-connections=99999"}).starts_with("--web.max-connections must be a whole number"));
+  CHECK(error_of({"check-config", "--web.max-connections=5"}) ==
+        "--web.max-connections is a flag of the daemon, not of check-config");
   CHECK(ok({"analyze", "--help"}).help);  // help needs no arguments
   CHECK(ok({"--version"}).version);
 }

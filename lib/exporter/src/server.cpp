@@ -1,6 +1,7 @@
 #include "leakwatch/exporter/server.hpp"
 
 #include "basic_auth.hpp"
+#include "connection_table.hpp"
 #include "leakwatch/common/awaitable.hpp"
 #include "leakwatch/common/log.hpp"
 #include "leakwatch/exporter/handler.hpp"
@@ -21,6 +22,7 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <prometheus/counter.h>
+#include <prometheus/gauge.h>
 
 #include <array>
 #include <chrono>
@@ -43,15 +45,43 @@ void log_exception(std::exception_ptr e, std::string_view what) {
   common::log(*common::logger("web"), spdlog::level::err, "web server task failed",
               {common::Field{"task", what}, common::Field{"err", common::describe(e)}});
 }
-constexpr auto kIdleTimeout = std::chrono::seconds(30);
+// The limits of the port (README, "Limits of the port"). Timeouts are deadlines, not inactivity timers, so
+// a client trickling one byte a second gains nothing over one that sends nothing.
+constexpr auto kIdleTimeout = std::chrono::seconds(30);         // for the first byte of a request
+constexpr auto kRequestReadTimeout = std::chrono::seconds(10);  // from that byte to the request's end
+constexpr auto kWriteTimeout = std::chrono::seconds(30);        // for a whole response
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 constexpr auto kTlsShutdownTimeout = std::chrono::seconds(1);
+constexpr auto kRefusalWriteTimeout = std::chrono::seconds(2);   // for a 400, 413 or 431 before closing
+constexpr auto kLingerTimeout = std::chrono::milliseconds(500);  // after it, discarding what still arrives
+constexpr std::size_t kLingerBytes = 256 * 1024;
+constexpr std::size_t kHeaderLimit = 32 * 1024;       // request line and header fields
 constexpr std::size_t kRequestBodyLimit = 64 * 1024;  // no route takes a body; this only bounds abuse
+// Bytes read ahead of the parser (pipelined requests) are bounded too: one whole request of the largest
+// allowed size, and a little.
+constexpr std::size_t kReadBufferLimit = kHeaderLimit + kRequestBodyLimit + 4096;
+constexpr std::size_t kFirstRead = 4096;
+// A connection younger than this, or that completed a request or response this recently, is not evicted
+// at --web.max-connections: it has not yet had a fair chance to send its request.
+constexpr auto kMinQuiet = std::chrono::seconds(1);
 
 // Why the server turned a connection or a request away: leakwatch_web_rejected_total's `reason`.
-enum class Rejection { tls_handshake, client_certificate, unauthorized, rate_limited, auth_busy };
-constexpr std::array<std::string_view, 5> kRejectionNames{"tls_handshake", "client_certificate", "unauthorized",
-                                                          "rate_limited", "auth_busy"};
+enum class Rejection {
+  tls_handshake,
+  client_certificate,
+  unauthorized,
+  rate_limited,
+  auth_busy,
+  max_connections,
+  evicted,
+  request_timeout,
+  header_too_large,
+  body_too_large,
+  bad_request,
+};
+constexpr std::array<std::string_view, 11> kRejectionNames{
+    "tls_handshake", "client_certificate", "unauthorized",     "rate_limited",   "auth_busy",  "max_connections",
+    "evicted",       "request_timeout",    "header_too_large", "body_too_large", "bad_request"};
 
 }  // namespace
 
@@ -59,7 +89,13 @@ struct Server::State {
   State(Handlers h, ServerOptions options)
       : handlers(std::move(h)),
         web(std::move(options.web)),
-        registry(options.registry ? std::move(options.registry) : std::make_shared<prometheus::Registry>()) {
+        registry(options.registry ? std::move(options.registry) : std::make_shared<prometheus::Registry>()),
+        connections(options.max_connections, kMinQuiet,
+                    &prometheus::BuildGauge()
+                         .Name("leakwatch_web_connections")
+                         .Help("Connections open on leakwatch's own port (at most --web.max-connections).")
+                         .Register(*registry)
+                         .Add({})) {
     auto& family = prometheus::BuildCounter()
                        .Name("leakwatch_web_rejected_total")
                        .Help("Connections and requests leakwatch's own port turned away, by reason.")
@@ -85,6 +121,7 @@ struct Server::State {
   const std::shared_ptr<prometheus::Registry> registry;
   std::array<prometheus::Counter*, kRejectionNames.size()> rejected{};
   PasswordCheck passwords;
+  ConnectionTable connections;
   std::mutex bucket_mutex;
   TokenBucket bucket;
 };
@@ -124,35 +161,96 @@ asio::awaitable<Response> respond(const Request& req, Server::State& state) {
   co_return res;
 }
 
+// Answers a request the parser refused, then the connection closes: what follows it cannot be framed.
 template <class Stream>
-asio::awaitable<void> serve_requests(Stream& stream, std::shared_ptr<Server::State> state) {
+asio::awaitable<void> refuse(Stream& stream, const Request& partial, http::status status, std::string body) {
+  Request req;  // only the version of what was parsed; the rest may be anything
+  req.version(partial.version() == 10 ? 10 : 11);
+  Response res = text_response(req, status, std::move(body));
+  res.keep_alive(false);
   auto& tcp_layer = beast::get_lowest_layer(stream);
-  beast::flat_buffer buffer;
-  for (;;) {
-    // A fresh parser per request, so the limits count this request only.
-    http::request_parser<http::string_body> parser;
-    parser.body_limit(kRequestBodyLimit);
-    tcp_layer.expires_after(kIdleTimeout);
-    auto [ec, n] = co_await http::async_read(stream, buffer, parser, kNoThrow);
-    if (ec) break;  // closed, timed out or malformed: drop the connection
-    Response res = co_await respond(parser.get(), *state);
-    const bool keep_alive = res.keep_alive();
-    tcp_layer.expires_after(kIdleTimeout);
-    auto [wec, wn] = co_await http::async_write(stream, res, kNoThrow);
-    if (wec || !keep_alive) break;
+  tcp_layer.expires_after(kRefusalWriteTimeout);
+  auto [ec, n] = co_await http::async_write(stream, res, kNoThrow);
+  if (ec) co_return;  // the peer is gone or stuck; the connection closes either way
+  // A lingering close, as Go's server does: closing with unread bytes would send a reset, which can
+  // destroy the answer before the client reads it. So stop sending, and discard what still arrives for a
+  // moment (bounded in time and bytes).
+  boost::system::error_code ignored;
+  tcp_layer.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  tcp_layer.expires_after(kLingerTimeout);
+  std::array<char, 4096> scratch{};
+  for (std::size_t drained = 0; drained < kLingerBytes;) {
+    auto [rec, got] = co_await tcp_layer.async_read_some(asio::buffer(scratch), kNoThrow);
+    if (rec) break;
+    drained += got;
   }
 }
 
-asio::awaitable<void> serve_connection(tcp::socket socket, std::shared_ptr<Server::State> state) {
+template <class Stream>
+asio::awaitable<void> serve_requests(Stream& stream, Server::State& state, ConnectionTable::Slot& slot) {
+  auto& tcp_layer = beast::get_lowest_layer(stream);
+  beast::flat_buffer buffer(kReadBufferLimit);
+  for (;;) {
+    if (buffer.size() == 0) {
+      // Idle until the first byte of the next request (a pipelined one may already be here).
+      tcp_layer.expires_after(kIdleTimeout);
+      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(kFirstRead), kNoThrow);
+      if (ec) co_return;  // closed, idle too long, or evicted
+      buffer.commit(n);
+    }
+    // A fresh parser per request, so the limits count this request only.
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(kHeaderLimit);
+    parser.body_limit(kRequestBodyLimit);
+    tcp_layer.expires_after(kRequestReadTimeout);
+    auto [ec, n] = co_await http::async_read(stream, buffer, parser, kNoThrow);
+    if (ec == http::error::header_limit || ec == beast::http::error::buffer_overflow) {
+      state.reject(Rejection::header_too_large);
+      co_await refuse(stream, parser.get(), http::status::request_header_fields_too_large,
+                      "Request Header Fields Too Large\n");
+      co_return;
+    }
+    if (ec == http::error::body_limit) {
+      state.reject(Rejection::body_too_large);
+      co_await refuse(stream, parser.get(), http::status::payload_too_large, "Payload Too Large\n");
+      co_return;
+    }
+    if (ec == beast::error::timeout) {
+      state.reject(Rejection::request_timeout);  // started a request and did not finish it: no answer
+      co_return;
+    }
+    if (ec && ec.category() == http::make_error_code(http::error::bad_method).category() &&
+        ec != http::error::end_of_stream && ec != http::error::partial_message) {
+      state.reject(Rejection::bad_request);
+      co_await refuse(stream, parser.get(), http::status::bad_request, "Bad Request\n");
+      co_return;
+    }
+    if (ec) co_return;  // closed mid-request, or evicted
+    slot.touch();
+    Response res = co_await respond(parser.get(), state);
+    const bool keep_alive = res.keep_alive();
+    tcp_layer.expires_after(kWriteTimeout);
+    auto [wec, wn] = co_await http::async_write(stream, res, kNoThrow);
+    if (wec || !keep_alive) co_return;
+    slot.touch();
+  }
+}
+
+// `admitted` is moved into a local declared after the stream, so that it leaves the connection table
+// before the stream closes the socket (see connection_table.hpp).
+asio::awaitable<void> serve_connection(tcp::socket socket, std::shared_ptr<Server::State> state,
+                                       ConnectionTable::Slot admitted) {
   const auto security = state->security();  // the config at accept time decides TLS for this connection
   if (!security || !security->tls) {
     beast::tcp_stream stream(std::move(socket));
-    co_await serve_requests(stream, state);
+    ConnectionTable::Slot slot = std::move(admitted);
+    co_await serve_requests(stream, *state, slot);
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
     co_return;
   }
   beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *security->tls);
+  ConnectionTable::Slot slot = std::move(admitted);
   beast::get_lowest_layer(stream).expires_after(kHandshakeTimeout);
   auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kNoThrow);
   if (hec) {
@@ -167,7 +265,7 @@ asio::awaitable<void> serve_connection(tcp::socket socket, std::shared_ptr<Serve
     state->reject(Rejection::client_certificate);
     co_return;
   }
-  co_await serve_requests(stream, state);
+  co_await serve_requests(stream, *state, slot);
   beast::get_lowest_layer(stream).expires_after(kTlsShutdownTimeout);
   auto [sec] = co_await stream.async_shutdown(kNoThrow);
   (void)sec;  // the peer may just close; nothing to do either way
@@ -242,8 +340,18 @@ asio::awaitable<void> Server::accept_loop() {
       co_await pause.async_wait(kNoThrow);
       continue;
     }
+    auto admission = state_->connections.admit(socket.native_handle());
+    if (admission.evicted) state_->reject(Rejection::evicted);
+    if (!admission.slot) {
+      // Every slot has made progress within kMinQuiet: a flood of working clients. Closing at once costs
+      // the least; a client retries.
+      state_->reject(Rejection::max_connections);
+      boost::system::error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
     auto executor = socket.get_executor();
-    asio::co_spawn(executor, serve_connection(std::move(socket), state_),
+    asio::co_spawn(executor, serve_connection(std::move(socket), state_, std::move(admission.slot)),
                    [](std::exception_ptr e) { log_exception(e, "connection"); });
   }
 }

@@ -1,7 +1,8 @@
 #pragma once
 // The HTTP server on --web.listen-address, on Boost.Beast: an acceptor on its own strand, and one strand
-// per connection. Each connection serves keep-alive requests with a read deadline and a request size limit,
-// so a slow or hostile client holds one connection, never the server. With a web config (--web.config.file)
+// per connection. Each connection serves keep-alive requests with read deadlines and request size limits,
+// and at most `max_connections` are open, so a slow or hostile client holds a bounded part of the server
+// for a bounded time, never the whole of it. With a web config (--web.config.file)
 // a connection first completes a TLS handshake, and each request passes basic authentication and the rate
 // limit before its route runs; the config is looked up anew per connection and per request.
 
@@ -15,6 +16,7 @@
 #include <boost/asio/strand.hpp>
 #include <prometheus/registry.h>
 
+#include <cstddef>
 #include <memory>
 #include <string_view>
 
@@ -27,6 +29,8 @@ struct ServerOptions {
   std::shared_ptr<WebConfigSource> web;  // null: plain HTTP, no authentication
   // Where leakwatch_web_rejected_total goes; null: a registry of the server's own (tests).
   std::shared_ptr<prometheus::Registry> registry;
+  // --web.max-connections: at the limit a new connection displaces the quietest one, or is refused.
+  std::size_t max_connections = 512;
 };
 
 class Server : public std::enable_shared_from_this<Server> {
