@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets of tests/fuzz (a separate clang build of lib/common + lib/pprof with
-# -fsanitize=fuzzer,address,undefined) and runs each for a while on a corpus seeded from the real dumps in
-# tests/testdata/pprof. Exits non-zero on any crash, leak, timeout or out-of-memory, naming the reproducer.
+# Builds the libFuzzer targets of tests/fuzz (a separate clang build of lib/common, lib/pprof and the config
+# loaders with -fsanitize=fuzzer,address,undefined) and runs each for a while on a corpus seeded from the
+# real dumps in tests/testdata/pprof and the configs in config/, tests/testdata/config and tests/testdata/web.
+# Exits non-zero on any crash, leak, timeout or out-of-memory, naming the reproducer.
 #
 #   scripts/fuzz.sh [--seconds N] [--build-dir DIR] [--jobs N] [TARGET...]
 #
 #   --seconds N      run each target N seconds (default 20)
 #   --build-dir DIR  where to build and keep the corpus (default build/fuzz); the corpus grows across runs
 #   --jobs N         build parallelism (default: nproc)
-#   TARGET           debug0, debug1 and/or debug2 (default: all three, one after the other)
+#   TARGET           debug0, debug1, debug2, config and/or web_config (default: all five, one after the other)
 #
 # Reproduce a finding: DIR/fuzz_<target> DIR/artifacts/<target>/crash-... (the script prints the command).
 # Needs clang and libclang-rt-14-dev (scripts/packages-test.txt).
@@ -26,12 +27,12 @@ while [[ $# -gt 0 ]]; do
     --build-dir=*) dir=${1#*=}; shift ;;
     --jobs) jobs=$2; shift 2 ;;
     --jobs=*) jobs=${1#*=}; shift ;;
-    debug0|debug1|debug2) targets+=("$1"); shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    debug0|debug1|debug2|config|web_config) targets+=("$1"); shift ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "fuzz.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
-[[ ${#targets[@]} -gt 0 ]] || targets=(debug0 debug1 debug2)
+[[ ${#targets[@]} -gt 0 ]] || targets=(debug0 debug1 debug2 config web_config)
 [[ $seconds =~ ^[0-9]+$ && $seconds -gt 0 ]] || { echo "fuzz.sh: --seconds wants a positive integer" >&2; exit 2; }
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
@@ -58,6 +59,8 @@ seed() {
     debug1) cp "$testdata"/*.debug1*.txt "$s/" ;;
     debug2) cp "$testdata"/*.debug2*.txt "$s/"
             cp "$testdata"/header-only.debug1.txt "$s/" ;;
+    config) cp "$root"/tests/testdata/config/*.yml "$root"/config/*.yml "$s/" ;;
+    web_config) cp "$root"/tests/testdata/web/*.yml "$s/" ;;
   esac
   cp "$testdata"/empty.txt "$testdata"/garbage.txt "$s/"
 }

@@ -4,7 +4,7 @@
 #   1. format     scripts/format.sh --check: clang-format would change nothing
 #   2. release    Release build in build/release, every CTest test (unit tests, and integration tests
 #                 against real Go programs)
-#   3. fuzz       each profile parser's libFuzzer target for a short, bounded time (FUZZ_SECONDS, 15)
+#   3. fuzz       each libFuzzer target (profile parsers, config loaders) for a short, bounded time (FUZZ_SECONDS, 15)
 #   4. sanitizer  the CTest suite again in build/asan under ASan+UBSan (or in build/tsan under TSan)
 #   5. tsan       a TSan build of only the scrape, exporter and discovery unit tests (the strands, timers
 #                 and sockets), in build/tsan, and those tests
@@ -68,7 +68,7 @@ fi
 step "format check" "$root/scripts/format.sh" --check
 step "build (release)" "$root/scripts/build.sh" "$root/build/release" release
 step "tests (release)" ctest_in "$root/build/release"
-step "fuzz (${FUZZ_SECONDS:-15} s per parser)" "$root/scripts/fuzz.sh" --seconds "${FUZZ_SECONDS:-15}"
+step "fuzz (${FUZZ_SECONDS:-15} s per target)" "$root/scripts/fuzz.sh" --seconds "${FUZZ_SECONDS:-15}"
 case "$sanitize" in
   address)
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

@@ -35,19 +35,14 @@ char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' +
 
 common::Error problem(std::string message) { return common::Error{std::move(message)}; }
 
-}  // namespace
-
-std::string quote(std::string_view text) {
-  std::size_t keep = std::min(text.size(), kMaxQuoted);
-  // Cut at a character boundary, not inside a multi-byte UTF-8 sequence.
-  while (keep < text.size() && keep > 0 && (static_cast<unsigned char>(text[keep]) & 0xc0) == 0x80) --keep;
-  const std::string_view shown = text.substr(0, keep);
+// Appends `text` with control bytes (and, in text that is not UTF-8, every byte above 0x7f) as \xNN, and
+// with `"` and `\` escaped when `quotes`.
+void append_escaped(std::string& out, std::string_view text, bool quotes) {
   // Bytes that are not UTF-8 are escaped too, so a message is always valid UTF-8 (log lines may be JSON).
-  const bool utf8 = common::is_valid_utf8(shown);
-  std::string out = "\"";
-  for (char c : shown) {
+  const bool utf8 = common::is_valid_utf8(text);
+  for (char c : text) {
     const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
+    if (quotes && (c == '"' || c == '\\')) {
       out += '\\';
       out += c;
     } else if (is_control(u) || (!utf8 && u >= 0x80)) {
@@ -58,7 +53,23 @@ std::string quote(std::string_view text) {
       out += c;
     }
   }
+}
+
+}  // namespace
+
+std::string quote(std::string_view text) {
+  std::size_t keep = std::min(text.size(), kMaxQuoted);
+  // Cut at a character boundary, not inside a multi-byte UTF-8 sequence.
+  while (keep < text.size() && keep > 0 && (static_cast<unsigned char>(text[keep]) & 0xc0) == 0x80) --keep;
+  std::string out = "\"";
+  append_escaped(out, text.substr(0, keep), true);
   out += keep < text.size() ? "\"..." : "\"";
+  return out;
+}
+
+std::string printable(std::string_view text) {
+  std::string out;
+  append_escaped(out, text, false);
   return out;
 }
 

@@ -40,4 +40,8 @@ common::Result<void> check_namespace(std::string_view name);
 // hostile or binary config cannot inject lines into the log.
 std::string quote(std::string_view text);
 
+// `text` with control bytes (and bytes of text that is not UTF-8) escaped as \xNN: for messages of other
+// libraries that embed what they read, such as yaml-cpp's "unknown escape character: <the byte>".
+std::string printable(std::string_view text);
+
 }  // namespace leakwatch::config
